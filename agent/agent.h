@@ -1,0 +1,44 @@
+/* The agent: the CLI front end and (later) the daemon. Only code in agent/
+ * decides to exit; everything below returns errors with context. */
+#ifndef BERTH_AGENT_H
+#define BERTH_AGENT_H
+
+#include <stdio.h>
+
+#include "board/err.h"
+
+#define BERTH_VERSION "0.1.0"
+
+/* Exit codes: 0 ok, 1 failure, 2 usage. */
+enum { AGENT_EXIT_OK = 0, AGENT_EXIT_FAIL = 1, AGENT_EXIT_USAGE = 2 };
+
+/* Options shared by every command, parsed before the command name. */
+struct agent_opts {
+	const char *root; /* data root, --root; default AGENT_DEFAULT_ROOT */
+};
+
+#define AGENT_DEFAULT_ROOT "/var/lib/berth"
+
+/* A command gets its own argv (argv[0] is the command name) and returns an
+ * exit code. */
+typedef int agent_cmd_fn(const struct agent_opts *o, int argc, char **argv);
+
+agent_cmd_fn agent_cmd_version;
+agent_cmd_fn agent_cmd_info;
+agent_cmd_fn agent_cmd_daemon;
+
+/* Prints "berth: error: <msg>" on one line to stderr and returns AGENT_EXIT_FAIL.
+ * The message must already name what failed and on which object. */
+int agent_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Same for usage errors; returns AGENT_EXIT_USAGE. */
+int agent_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Rejects any argument after the command name (for commands that take none). */
+int agent_no_args(int argc, char **argv);
+
+/* The architecture and feature list compiled in, for version and info. */
+const char *agent_arch(void);
+void agent_print_features(FILE *f);
+
+#endif

@@ -1,0 +1,127 @@
+/* berth: entry point, global flags and command dispatch. Started as berthd,
+ * the binary runs the daemon. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "agent.h"
+
+struct agent_cmd {
+	const char *name;
+	agent_cmd_fn *fn;
+	const char *summary;
+};
+
+static const struct agent_cmd commands[] = {
+	{ "daemon", CONFIG_DAEMON ? agent_cmd_daemon : NULL,
+	  "Run the daemon (also started as berthd)" },
+	{ "info", agent_cmd_info, "Show board, device identity and data root" },
+	{ "version", agent_cmd_version, "Show the version, architecture and features" },
+};
+
+static void print_help(FILE *f)
+{
+	fputs("Usage: berth [OPTIONS] COMMAND [ARG...]\n\n"
+	      "A container agent for embedded Linux fleets.\n\n"
+	      "Options:\n"
+	      "  --root DIR      Data root (default " AGENT_DEFAULT_ROOT ")\n"
+	      "  -h, --help      Print this help\n"
+	      "  -v, --version   Print the version\n\n"
+	      "Commands:\n",
+	      f);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].fn)
+			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nRun 'berth COMMAND --help' for more on a command.\n", f);
+}
+
+static void vreport(const char *fmt, va_list ap)
+{
+	fputs("berth: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int agent_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
+	return AGENT_EXIT_FAIL;
+}
+
+int agent_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
+	return AGENT_EXIT_USAGE;
+}
+
+int agent_no_args(int argc, char **argv)
+{
+	if (argc > 1)
+		return agent_usage("%s: unexpected argument '%s' (see 'berth %s --help')", argv[0],
+				   argv[1], argv[0]);
+	return 0;
+}
+
+static const struct agent_cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (commands[i].fn && !strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_opts o = { .root = AGENT_DEFAULT_ROOT };
+	const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	self = self ? self + 1 : (argc > 0 ? argv[0] : "berth");
+
+	if (!strcmp(self, "berthd")) {
+		if (!CONFIG_DAEMON)
+			return agent_fail(
+				"berthd: the daemon is not part of this build (CONFIG_DAEMON)");
+		argv[0] = "daemon";
+		return agent_cmd_daemon(&o, argc, argv);
+	}
+
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			print_help(stdout);
+			return AGENT_EXIT_OK;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--version")) {
+			printf("berth version %s, %s\n", BERTH_VERSION, agent_arch());
+			return AGENT_EXIT_OK;
+		} else if (!strcmp(a, "--root") && i + 1 < argc) {
+			o.root = argv[++i];
+		} else if (!strncmp(a, "--root=", 7)) {
+			o.root = a + 7;
+		} else if (!strcmp(a, "--root")) {
+			return agent_usage("flag --root needs a directory");
+		} else {
+			return agent_usage("unknown flag '%s' (see 'berth --help')", a);
+		}
+	}
+	if (i == argc) {
+		print_help(stderr);
+		return AGENT_EXIT_USAGE;
+	}
+	if (!o.root[0])
+		return agent_usage("flag --root needs a directory");
+	if (!strcmp(argv[i], "help")) {
+		print_help(stdout);
+		return AGENT_EXIT_OK;
+	}
+	const struct agent_cmd *c = find_cmd(argv[i]);
+	if (!c)
+		return agent_usage("unknown command '%s' (see 'berth --help')", argv[i]);
+	return c->fn(&o, argc - i, argv + i);
+}

@@ -1,0 +1,1 @@
+# net/: no objects yet (see the issues).

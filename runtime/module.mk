@@ -1,0 +1,1 @@
+# runtime/: no objects yet (see the issues).

@@ -1,0 +1,1 @@
+# store/: no objects yet (see the issues).
