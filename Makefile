@@ -32,7 +32,7 @@ else
   CFGNAME := local
 endif
 
-NOCONFIG_GOALS := clean distclean format format-check help bootstrap size check check-cross demo \
+NOCONFIG_GOALS := clean distclean format format-check help bootstrap size check check-cross demo fuzz \
 	menuconfig savedefconfig olddefconfig %_defconfig
 ifneq ($(filter-out $(NOCONFIG_GOALS) $(addsuffix _defconfig,$(BOARDS)),$(or $(MAKECMDGOALS),all)),)
   -include $(CFG)
@@ -49,14 +49,20 @@ TCC := $(word 2,$(arch_row))
 CROSS := $(word 3,$(arch_row))
 QEMU := $(word 4,$(arch_row))
 
-OUT := build/$(TARGET)/$(CFGNAME)
-SYSROOT := build/$(TARGET)/sysroot
+# TAG gives a separate object tree (parallel work on one checkout: TAG=name).
+OUT := build/$(TARGET)/$(CFGNAME)$(if $(TAG),-$(TAG))
+# Fuzzers (clang, libFuzzer) link the host (glibc) build of the dependencies.
+SYSROOT := build/$(if $(filter fuzz,$(TARGET)),host,$(TARGET))/sysroot
 
 CPPFLAGS := -I$(OUT) -I. -isystem $(SYSROOT)/include -D_GNU_SOURCE
 WARN := -Wall -Wextra -Wundef -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wno-format-truncation -Werror
 ifeq ($(TARGET),host)
   CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all $(WARN)
   LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(TARGET),fuzz)
+  CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -Wno-unknown-warning-option \
+	-fno-sanitize-recover=all $(WARN)
+  LDFLAGS := -fsanitize=fuzzer,address,undefined
 else
   CFLAGS := -std=gnu11 -Os -ffunction-sections -fdata-sections $(WARN)
   LDFLAGS := -static -s -Wl,--gc-sections
@@ -77,8 +83,11 @@ $(foreach d,$(DIRS),$(eval $(call add_dir,$(d))))
 unit-y :=
 include tests/unit/module.mk
 UNIT_BINS := $(addprefix $(OUT)/tests/unit/,$(unit-y))
+fuzz-y :=
+include tests/fuzz/module.mk
+FUZZ_BINS := $(addprefix $(OUT)/tests/fuzz/,$(fuzz-y))
 
-.PHONY: all unit check check-cross size demo clean distclean format format-check bootstrap \
+.PHONY: all unit fuzzers fuzz check check-cross size demo clean distclean format format-check bootstrap \
 	menuconfig savedefconfig olddefconfig help
 
 all: $(OUT)/berth
@@ -88,6 +97,8 @@ ifneq ($(TARGET),host)
 endif
 
 unit: $(UNIT_BINS)
+
+fuzzers: $(FUZZ_BINS)
 
 # --- toolchain and dependencies ------------------------------------------------
 build/.packages: scripts/bootstrap
@@ -153,16 +164,26 @@ $(OUT)/berth: $(MAIN_OBJS) $(OUT)/libberth.a
 $(OUT)/tests/unit/%: $(OUT)/tests/unit/%.o $(OUT)/libberth.a
 	@$(TCC) $(LDFLAGS) $< $(OUT)/libberth.a $(LDLIBS) -o $@
 
--include $(OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(UNIT_BINS:=.d)
+$(OUT)/tests/fuzz/%: $(OUT)/tests/fuzz/%.o $(OUT)/libberth.a
+	@$(TCC) $(LDFLAGS) $< $(OUT)/libberth.a $(LDLIBS) -o $@
+
+-include $(OBJS:.o=.d) $(MAIN_OBJS:.o=.d) $(UNIT_BINS:=.d) $(FUZZ_BINS:=.d)
 
 # --- tests ---------------------------------------------------------------------
 # Unit tests with ASan/UBSan on glibc, the real binary for integration tests.
 check:
 	@$(MAKE) BOARD=x86_64-generic TARGET=host unit
+	@$(MAKE) BOARD=x86_64-generic TARGET=fuzz fuzzers
 	@$(MAKE) BOARD=x86_64-generic all
 	@scripts/testrun \
-		$(addprefix build/host/x86_64-generic/tests/unit/,$(unit-y)) \
-		$(sort $(wildcard tests/integration/*.sh))
+		$$(find build/host/x86_64-generic/tests/unit -type f -executable | sort) \
+		$(sort $(wildcard tests/integration/*.sh)) \
+		tests/fuzz/smoke.sh
+
+# Longer fuzzing on demand: make fuzz FUZZ_SECONDS=600
+fuzz:
+	@$(MAKE) BOARD=x86_64-generic TARGET=fuzz fuzzers
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),300) tests/fuzz/smoke.sh
 
 # The same unit tests and CLI checks on the ARM builds, under qemu-user.
 check-cross:

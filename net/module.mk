@@ -1,1 +1,3 @@
-# net/: no objects yet (see the issues).
+# net/: references, HTTP, TLS, registry client.
+obj-y += ref.o http.o auth.o conn.o http_client.o registry.o
+obj-$(CONFIG_TLS) += tls.o

@@ -1,1 +1,2 @@
-# store/: no objects yet (see the issues).
+# store/: digests, manifests, blobs, layers, images.
+obj-y += digest.o manifest.o tar.o unpack.o blob.o image.o
