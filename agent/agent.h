@@ -3,6 +3,7 @@
 #ifndef BERTH_AGENT_H
 #define BERTH_AGENT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "board/err.h"
@@ -14,7 +15,9 @@ enum { AGENT_EXIT_OK = 0, AGENT_EXIT_FAIL = 1, AGENT_EXIT_USAGE = 2 };
 
 /* Options shared by every command, parsed before the command name. */
 struct agent_opts {
-	const char *root; /* data root, --root; default AGENT_DEFAULT_ROOT */
+	const char *root;        /* data root, --root; default AGENT_DEFAULT_ROOT */
+	bool root_set;           /* --root given: it wins over daemon.json's data-root */
+	const char *config_file; /* --config-file; NULL: $BERTH_CONFIG/daemon.json */
 };
 
 #define AGENT_DEFAULT_ROOT "/var/lib/berth"
@@ -26,6 +29,15 @@ typedef int agent_cmd_fn(const struct agent_opts *o, int argc, char **argv);
 agent_cmd_fn agent_cmd_version;
 agent_cmd_fn agent_cmd_info;
 agent_cmd_fn agent_cmd_daemon;
+agent_cmd_fn agent_cmd_pull;
+agent_cmd_fn agent_cmd_images;
+agent_cmd_fn agent_cmd_image;
+agent_cmd_fn agent_cmd_inspect;
+agent_cmd_fn agent_cmd_tag;
+agent_cmd_fn agent_cmd_rmi;
+agent_cmd_fn agent_cmd_system;
+agent_cmd_fn agent_cmd_login;
+agent_cmd_fn agent_cmd_logout;
 
 /* Prints "berth: error: <msg>" on one line to stderr and returns AGENT_EXIT_FAIL.
  * The message must already name what failed and on which object. */

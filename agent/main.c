@@ -16,7 +16,16 @@ struct agent_cmd {
 static const struct agent_cmd commands[] = {
 	{ "daemon", CONFIG_DAEMON ? agent_cmd_daemon : NULL,
 	  "Run the daemon (also started as berthd)" },
+	{ "image", agent_cmd_image, "Manage images (inspect, ls, prune, pull, rm, tag)" },
+	{ "images", agent_cmd_images, "List images" },
 	{ "info", agent_cmd_info, "Show board, device identity and data root" },
+	{ "inspect", agent_cmd_inspect, "Show an image as JSON" },
+	{ "login", agent_cmd_login, "Store credentials for a registry" },
+	{ "logout", agent_cmd_logout, "Remove stored credentials for a registry" },
+	{ "pull", agent_cmd_pull, "Download an image from a registry" },
+	{ "rmi", agent_cmd_rmi, "Remove images" },
+	{ "system", agent_cmd_system, "Store information (df)" },
+	{ "tag", agent_cmd_tag, "Give an image another name" },
 	{ "version", agent_cmd_version, "Show the version, architecture and features" },
 };
 
@@ -25,6 +34,8 @@ static void print_help(FILE *f)
 	fputs("Usage: berth [OPTIONS] COMMAND [ARG...]\n\n"
 	      "A container agent for embedded Linux fleets.\n\n"
 	      "Options:\n"
+	      "  --config-file F daemon.json to read (default $BERTH_CONFIG/daemon.json,\n"
+	      "                  $BERTH_CONFIG defaulting to /etc/berth)\n"
 	      "  --root DIR      Data root (default " AGENT_DEFAULT_ROOT ")\n"
 	      "  -h, --help      Print this help\n"
 	      "  -v, --version   Print the version\n\n"
@@ -34,39 +45,6 @@ static void print_help(FILE *f)
 		if (commands[i].fn)
 			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\nRun 'berth COMMAND --help' for more on a command.\n", f);
-}
-
-static void vreport(const char *fmt, va_list ap)
-{
-	fputs("berth: error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-int agent_fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vreport(fmt, ap);
-	va_end(ap);
-	return AGENT_EXIT_FAIL;
-}
-
-int agent_usage(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vreport(fmt, ap);
-	va_end(ap);
-	return AGENT_EXIT_USAGE;
-}
-
-int agent_no_args(int argc, char **argv)
-{
-	if (argc > 1)
-		return agent_usage("%s: unexpected argument '%s' (see 'berth %s --help')", argv[0],
-				   argv[1], argv[0]);
-	return 0;
 }
 
 static const struct agent_cmd *find_cmd(const char *name)
@@ -102,10 +80,18 @@ int main(int argc, char **argv)
 			return AGENT_EXIT_OK;
 		} else if (!strcmp(a, "--root") && i + 1 < argc) {
 			o.root = argv[++i];
+			o.root_set = true;
 		} else if (!strncmp(a, "--root=", 7)) {
 			o.root = a + 7;
+			o.root_set = true;
 		} else if (!strcmp(a, "--root")) {
 			return agent_usage("flag --root needs a directory");
+		} else if (!strcmp(a, "--config-file") && i + 1 < argc) {
+			o.config_file = argv[++i];
+		} else if (!strncmp(a, "--config-file=", 14)) {
+			o.config_file = a + 14;
+		} else if (!strcmp(a, "--config-file")) {
+			return agent_usage("flag --config-file needs a file");
 		} else {
 			return agent_usage("unknown flag '%s' (see 'berth --help')", a);
 		}

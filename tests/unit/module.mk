@@ -1,5 +1,5 @@
 # Unit tests, one file per module: unit-$(CONFIG_X) += test_<module>.
-unit-y += test_err test_identity test_digest
+unit-y += test_err test_identity test_digest test_store test_flags
 unit-y += test_ref test_http test_auth test_manifest
 unit-y += test_unpack
 unit-$(CONFIG_TLS) += test_tls

@@ -1,0 +1,680 @@
+/* Image commands, working directly on the store: pull, images, tag, rmi,
+ * image inspect/prune, system df. Output follows docker's. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agent/settings.h"
+#include "agent/flags.h"
+#include "agent/pull.h"
+#include "board/cleanup.h"
+#include "board/fs.h"
+#include "net/ref.h"
+#include "store/store.h"
+
+/* The data root: --root, else daemon.json's data-root, else the default. */
+static const char *data_root(const struct agent_opts *o, const struct agent_config *cfg)
+{
+	if (o->root_set || !cfg->data_root)
+		return o->root;
+	return cfg->data_root;
+}
+
+static int load_config(const struct agent_opts *o, struct agent_config *cfg)
+{
+	struct berr err = { 0 };
+	if (agent_config_load(cfg, o->config_file, &err) < 0)
+		return agent_fail("config: %s", err.msg);
+	return 0;
+}
+
+int agent_cmd_pull(const struct agent_opts *o, int argc, char **argv)
+{
+	bool quiet = false, all = false;
+	const char *platform = NULL;
+	const struct agent_flag flags[] = {
+		{ "quiet", 'q', FLAG_BOOL, &quiet },
+		{ "platform", 0, FLAG_STR, &platform },
+		{ "all-tags", 'a', FLAG_BOOL, &all },
+	};
+	int n = agent_flags(argc, argv, flags, 3,
+			    "Usage: berth pull [OPTIONS] NAME[:TAG|@DIGEST]\n\n"
+			    "Download an image from a registry.\n\n"
+			    "Options:\n"
+			    "      --platform string   os/arch[/variant] to pull from an index\n"
+			    "  -q, --quiet             Print only the image reference\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n != 1)
+		return agent_usage("pull: needs exactly one image reference");
+	if (all)
+		return agent_usage("pull: --all-tags is not supported");
+	struct agent_config cfg;
+	if (load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	struct agent_pull_opts po = { .root = data_root(o, &cfg), .cfg = &cfg, .quiet = quiet,
+				      .out = stdout };
+	struct berr err = { 0 };
+	if (platform && store_platform_parse(platform, &po.platform, &err) < 0) {
+		agent_config_free(&cfg);
+		return agent_usage("pull: --platform: %s", err.msg);
+	}
+	if (!platform)
+		store_platform_host(&po.platform);
+	char id[DIGEST_STR_MAX];
+	int rc = agent_pull(&po, argv[1], id, &err);
+	agent_config_free(&cfg);
+	return rc < 0 ? agent_fail("%s", err.msg) : AGENT_EXIT_OK;
+}
+
+/* --- listing --- */
+
+struct listing {
+	struct store_tag *tags;
+	int ntags;
+	int nimg;
+	struct store_image *img; /* all records */
+};
+
+static int collect(const struct store_image *img, void *arg)
+{
+	struct listing *l = arg;
+	void *p = realloc(l->img, sizeof(*l->img) * (size_t)(l->nimg + 1));
+	if (!p)
+		return -ENOMEM;
+	l->img = p;
+	l->img[l->nimg++] = *img;
+	return 0;
+}
+
+static void listing_free(struct listing *l)
+{
+	free(l->tags);
+	free(l->img);
+}
+
+static int listing_load(const struct store *s, struct listing *l, struct berr *err)
+{
+	memset(l, 0, sizeof(*l));
+	int n = store_tags_load(s, &l->tags, err);
+	if (n < 0)
+		return n;
+	l->ntags = n;
+	return store_image_each(s, collect, l, err);
+}
+
+/* Opens the store read-only; a root with no store yet reads as empty. */
+static int open_read(const char *root, struct store *s, bool *empty)
+{
+	struct berr err = { 0 };
+	*empty = false;
+	if (store_open(s, root, STORE_READ, &err) == 0)
+		return 0;
+	if (err.code == ENOENT) {
+		*empty = true;
+		return 0;
+	}
+	return agent_fail("%s", err.msg);
+}
+
+static void human_size(long long b, char *out, size_t len)
+{
+	if (b < 1000)
+		snprintf(out, len, "%lldB", b);
+	else if (b < 1000 * 1000)
+		snprintf(out, len, "%.3gkB", b / 1000.0);
+	else if (b < 1000LL * 1000 * 1000)
+		snprintf(out, len, "%.3gMB", b / 1e6);
+	else
+		snprintf(out, len, "%.3gGB", b / 1e9);
+}
+
+static void human_age(long long t, char *out, size_t len)
+{
+	long long d = (long long)time(NULL) - t;
+	if (d < 60)
+		snprintf(out, len, "%s", "Less than a minute ago");
+	else if (d < 3600)
+		snprintf(out, len, "%lld minute%s ago", d / 60, d / 60 == 1 ? "" : "s");
+	else if (d < 86400)
+		snprintf(out, len, "%lld hour%s ago", d / 3600, d / 3600 == 1 ? "" : "s");
+	else
+		snprintf(out, len, "%lld days ago", d / 86400);
+}
+
+/* Splits "host/path:tag" into repository and tag, familiar form. */
+static void split_tag(const char *name, char *repo, size_t rlen, char *tag, size_t tlen)
+{
+	struct net_ref r;
+	if (net_ref_parse(name, &r, NULL) < 0) {
+		snprintf(repo, rlen, "%s", name);
+		snprintf(tag, tlen, "<none>");
+		return;
+	}
+	net_ref_repo(&r, true, repo, rlen);
+	snprintf(tag, tlen, "%s", r.tag);
+}
+
+static const char *digest_for(const struct store_image *img, const char *repo_full)
+{
+	size_t l = strlen(repo_full);
+	for (int i = 0; i < img->nrepo_digests; i++)
+		if (!strncmp(img->repo_digests[i], repo_full, l) && img->repo_digests[i][l] == '@')
+			return img->repo_digests[i] + l + 1;
+	return "<none>";
+}
+
+static bool filter_match(const struct agent_strlist *f, const char *repo, const char *tag,
+			 bool dangling, int *bad)
+{
+	for (int i = 0; i < f->n; i++) {
+		const char *v = f->v[i];
+		if (!strncmp(v, "dangling=", 9)) {
+			bool want = !strcmp(v + 9, "true") || !strcmp(v + 9, "1");
+			if (want != dangling)
+				return false;
+		} else if (!strncmp(v, "reference=", 10)) {
+			char both[700];
+			snprintf(both, sizeof(both), "%s:%s", repo, tag);
+			if (dangling || (fnmatch(v + 10, repo, 0) && fnmatch(v + 10, both, 0)))
+				return false;
+		} else {
+			*bad = i + 1;
+			return false;
+		}
+	}
+	return true;
+}
+
+int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
+{
+	bool all = false, quiet = false, digests = false, notrunc = false;
+	struct agent_strlist filters = { 0 };
+	const struct agent_flag flags[] = {
+		{ "all", 'a', FLAG_BOOL, &all },
+		{ "quiet", 'q', FLAG_BOOL, &quiet },
+		{ "digests", 0, FLAG_BOOL, &digests },
+		{ "no-trunc", 0, FLAG_BOOL, &notrunc },
+		{ "filter", 'f', FLAG_LIST, &filters },
+	};
+	int n = agent_flags(argc, argv, flags, 5,
+			    "Usage: berth images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
+			    "List images in the store.\n\n"
+			    "Options:\n"
+			    "  -a, --all             Show all images\n"
+			    "      --digests         Show digests\n"
+			    "  -f, --filter filter   dangling=true|false, reference=PATTERN\n"
+			    "      --no-trunc        Do not truncate output\n"
+			    "  -q, --quiet           Only show image IDs\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n > 1)
+		return agent_usage("images: takes at most one repository");
+	struct agent_config cfg;
+	if (load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	struct store st;
+	bool empty;
+	int rc = open_read(data_root(o, &cfg), &st, &empty);
+	agent_config_free(&cfg);
+	if (rc)
+		return rc;
+	struct listing l = { 0 };
+	struct berr err = { 0 };
+	if (!empty && listing_load(&st, &l, &err) < 0)
+		return agent_fail("images: %s", err.msg);
+	if (n == 1) {
+		if (filters.n == AGENT_LIST_MAX)
+			return agent_usage("images: too many filters");
+		static char pat[400];
+		snprintf(pat, sizeof(pat), "reference=%s", argv[1]);
+		filters.v[filters.n++] = pat;
+	}
+	if (!quiet) {
+		printf("%-40s %-12s %s%-14s %-24s %s\n", "REPOSITORY", "TAG",
+		       digests ? "DIGEST                                                                    "
+			       : "",
+		       "IMAGE ID", "CREATED", "SIZE");
+	}
+	int bad = 0;
+	for (int i = 0; i < l.nimg; i++) {
+		const struct store_image *img = &l.img[i];
+		char id[DIGEST_STR_MAX], age[64], size[32];
+		snprintf(id, sizeof(id), "%s", notrunc ? img->id : img->id + 7);
+		if (!notrunc)
+			id[12] = '\0';
+		human_age(img->created, age, sizeof(age));
+		human_size(img->size, size, sizeof(size));
+		int shown = 0;
+		for (int t = 0; t < l.ntags; t++) {
+			if (strcmp(l.tags[t].id, img->id))
+				continue;
+			char repo[600], tag[REF_TAG_MAX], full[600];
+			split_tag(l.tags[t].name, repo, sizeof(repo), tag, sizeof(tag));
+			snprintf(full, sizeof(full), "%.*s", (int)(strrchr(l.tags[t].name, ':') - l.tags[t].name),
+				 l.tags[t].name);
+			shown++;
+			if (!filter_match(&filters, repo, tag, false, &bad))
+				continue;
+			if (quiet) {
+				printf("%s\n", id);
+				break;
+			}
+			printf("%-40s %-12s %s%s%-14s %-24s %s\n", repo, tag,
+			       digests ? digest_for(img, full) : "", digests ? " " : "", id, age, size);
+		}
+		if (!shown && filter_match(&filters, "<none>", "<none>", true, &bad)) {
+			if (quiet)
+				printf("%s\n", id);
+			else
+				printf("%-40s %-12s %s%s%-14s %-24s %s\n", "<none>", "<none>",
+				       digests ? "<none>" : "", digests ? " " : "", id, age, size);
+		}
+	}
+	listing_free(&l);
+	if (bad)
+		return agent_usage("images: unknown filter '%s' (use dangling= or reference=)",
+				   filters.v[bad - 1]);
+	return AGENT_EXIT_OK;
+}
+
+/* Resolves NAME[:TAG], NAME@DIGEST, a full or short image id to an image id;
+ * tagname gets the tag's full name when the argument was a tag. */
+static int resolve(const struct store *s, const struct listing *l, const char *arg,
+		   char id[DIGEST_STR_MAX], char *tagname, size_t tlen, struct berr *err)
+{
+	if (tagname)
+		tagname[0] = '\0';
+	struct net_ref r;
+	if (net_ref_parse(arg, &r, NULL) == 0) {
+		char repo[REF_HOST_MAX + REF_PATH_MAX], name[sizeof(repo) + REF_TAG_MAX + 1];
+		net_ref_repo(&r, false, repo, sizeof(repo));
+		if (r.tag[0] && !r.digest[0]) {
+			snprintf(name, sizeof(name), "%s:%s", repo, r.tag);
+			if (store_tag_get(s, name, id, NULL) == 0) {
+				if (tagname)
+					snprintf(tagname, tlen, "%s", name);
+				return 0;
+			}
+		}
+		if (r.digest[0]) {
+			snprintf(name, sizeof(name), "%s@%s", repo, r.digest);
+			for (int i = 0; i < l->nimg; i++)
+				for (int k = 0; k < l->img[i].nrepo_digests; k++)
+					if (!strcmp(l->img[i].repo_digests[k], name)) {
+						strcpy(id, l->img[i].id);
+						return 0;
+					}
+		}
+	}
+	const char *hex = strncmp(arg, "sha256:", 7) ? arg : arg + 7;
+	size_t hl = strlen(hex);
+	int found = -1;
+	if (hl >= 4 && hl <= 64 && strspn(hex, "0123456789abcdef") == hl) {
+		for (int i = 0; i < l->nimg; i++) {
+			if (strncmp(l->img[i].id + 7, hex, hl))
+				continue;
+			if (found >= 0)
+				return berr_setmsg(err, EINVAL, "image id '%s' is ambiguous", arg);
+			found = i;
+		}
+	}
+	if (found < 0)
+		return berr_setmsg(err, ENOENT, "no such image: %s", arg);
+	strcpy(id, l->img[found].id);
+	return 0;
+}
+
+static int tags_of(const struct listing *l, const char *id)
+{
+	int n = 0;
+	for (int t = 0; t < l->ntags; t++)
+		n += !strcmp(l->tags[t].id, id);
+	return n;
+}
+
+int agent_cmd_tag(const struct agent_opts *o, int argc, char **argv)
+{
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n\n"
+			    "Give an image another name.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n != 2)
+		return agent_usage("tag: needs a source and a target image");
+	struct net_ref target;
+	struct berr err = { 0 };
+	if (net_ref_parse(argv[2], &target, &err) < 0)
+		return agent_usage("tag: %s", err.msg);
+	if (target.digest[0])
+		return agent_usage("tag: target '%s' must not contain a digest", argv[2]);
+	struct agent_config cfg;
+	if (load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	struct store st;
+	int rc = store_open(&st, data_root(o, &cfg), STORE_WRITE, &err);
+	agent_config_free(&cfg);
+	if (rc < 0)
+		return agent_fail("tag: %s", err.msg);
+	struct listing l;
+	char id[DIGEST_STR_MAX], repo[REF_HOST_MAX + REF_PATH_MAX], name[600];
+	rc = listing_load(&st, &l, &err);
+	rc = rc ?: resolve(&st, &l, argv[1], id, NULL, 0, &err);
+	net_ref_repo(&target, false, repo, sizeof(repo));
+	snprintf(name, sizeof(name), "%s:%s", repo, target.tag);
+	rc = rc ?: store_tag_set(&st, name, id, &err);
+	listing_free(&l);
+	store_close(&st);
+	return rc < 0 ? agent_fail("tag %s: %s", argv[1], err.msg) : AGENT_EXIT_OK;
+}
+
+static int remove_one(struct store *st, const char *arg, bool force)
+{
+	struct listing l;
+	struct berr err = { 0 };
+	char id[DIGEST_STR_MAX], tagname[600];
+	int rc = listing_load(st, &l, &err);
+	rc = rc ?: resolve(st, &l, arg, id, tagname, sizeof(tagname), &err);
+	if (rc == 0 && !tagname[0] && tags_of(&l, id) > 1 && !force)
+		rc = berr_setmsg(&err, EBUSY,
+				 "image %.19s is referenced by %d tags: remove the tags or use -f",
+				 id, tags_of(&l, id));
+	if (rc == 0 && tagname[0]) {
+		rc = store_tag_remove(st, tagname, &err);
+		if (rc == 0) {
+			char repo[600], tag[REF_TAG_MAX];
+			split_tag(tagname, repo, sizeof(repo), tag, sizeof(tag));
+			printf("Untagged: %s:%s\n", repo, tag);
+		}
+	} else if (rc == 0) {
+		for (int t = 0; t < l.ntags; t++) {
+			if (strcmp(l.tags[t].id, id) || store_tag_remove(st, l.tags[t].name, &err) < 0)
+				continue;
+			char repo[600], tag[REF_TAG_MAX];
+			split_tag(l.tags[t].name, repo, sizeof(repo), tag, sizeof(tag));
+			printf("Untagged: %s:%s\n", repo, tag);
+		}
+	}
+	bool last = rc == 0 && (!tagname[0] || tags_of(&l, id) == 1);
+	if (last) {
+		rc = store_image_delete(st, id, &err);
+		if (rc == 0)
+			printf("Deleted: %s\n", id);
+	}
+	listing_free(&l);
+	if (rc < 0)
+		agent_fail("rmi %s: %s", arg, err.msg);
+	return rc;
+}
+
+int agent_cmd_rmi(const struct agent_opts *o, int argc, char **argv)
+{
+	bool force = false, noprune = false;
+	const struct agent_flag flags[] = {
+		{ "force", 'f', FLAG_BOOL, &force },
+		{ "no-prune", 0, FLAG_BOOL, &noprune },
+	};
+	int n = agent_flags(argc, argv, flags, 2,
+			    "Usage: berth rmi [OPTIONS] IMAGE [IMAGE...]\n\n"
+			    "Remove images (tags first; the image goes with its last tag).\n\n"
+			    "Options:\n"
+			    "  -f, --force   Remove an image with several tags\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("rmi: needs at least one image");
+	struct agent_config cfg;
+	if (load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	struct store st;
+	struct berr err = { 0 };
+	int rc = store_open(&st, data_root(o, &cfg), STORE_WRITE, &err);
+	agent_config_free(&cfg);
+	if (rc < 0)
+		return agent_fail("rmi: %s", err.msg);
+	int failed = 0;
+	for (int i = 1; i <= n; i++)
+		failed |= remove_one(&st, argv[i], force) < 0;
+	store_close(&st);
+	return failed ? AGENT_EXIT_FAIL : AGENT_EXIT_OK;
+}
+
+/* --- inspect, prune, df --- */
+
+static cJSON *inspect_json(const struct store *st, const struct listing *l,
+			   const struct store_image *img)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "Id", img->id);
+	cJSON *tags = cJSON_AddArrayToObject(j, "RepoTags");
+	for (int t = 0; t < l->ntags; t++) {
+		if (strcmp(l->tags[t].id, img->id))
+			continue;
+		char repo[600], tag[REF_TAG_MAX], name[700];
+		split_tag(l->tags[t].name, repo, sizeof(repo), tag, sizeof(tag));
+		snprintf(name, sizeof(name), "%s:%s", repo, tag);
+		cJSON_AddItemToArray(tags, cJSON_CreateString(name));
+	}
+	cJSON *rd = cJSON_AddArrayToObject(j, "RepoDigests");
+	for (int i = 0; i < img->nrepo_digests; i++) {
+		struct net_ref r;
+		char name[700];
+		if (net_ref_parse(img->repo_digests[i], &r, NULL) == 0 &&
+		    net_ref_repo(&r, true, name, sizeof(name) - DIGEST_STR_MAX - 1) == 0) {
+			strcat(name, "@");
+			strcat(name, r.digest);
+			cJSON_AddItemToArray(rd, cJSON_CreateString(name));
+		}
+	}
+	char when[64];
+	time_t t = (time_t)img->created;
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	cJSON_AddStringToObject(j, "Pulled", when);
+	cJSON_AddStringToObject(j, "Architecture", img->platform.arch);
+	if (img->platform.variant[0])
+		cJSON_AddStringToObject(j, "Variant", img->platform.variant);
+	cJSON_AddStringToObject(j, "Os", img->platform.os);
+	cJSON_AddNumberToObject(j, "Size", (double)img->size);
+	cJSON_AddStringToObject(j, "ManifestDigest", img->manifest);
+	char *cfgtxt = NULL;
+	ssize_t n = store_blob_get(st, img->id, MANIFEST_MAX_BYTES + 1, &cfgtxt, NULL);
+	cJSON *conf = n >= 0 ? cJSON_ParseWithLength(cfgtxt, (size_t)n) : NULL;
+	free(cfgtxt);
+	cJSON *c = cJSON_DetachItemFromObjectCaseSensitive(conf, "config");
+	cJSON_AddItemToObject(j, "Config", c ? c : cJSON_CreateObject());
+	cJSON *created = cJSON_GetObjectItemCaseSensitive(conf, "created");
+	if (cJSON_IsString(created))
+		cJSON_AddStringToObject(j, "Created", created->valuestring);
+	cJSON_Delete(conf);
+	cJSON *rootfs = cJSON_AddObjectToObject(j, "RootFS");
+	cJSON_AddStringToObject(rootfs, "Type", "layers");
+	cJSON *layers = cJSON_AddArrayToObject(rootfs, "Layers");
+	for (int i = 0; i < img->nlayers; i++)
+		cJSON_AddItemToArray(layers, cJSON_CreateString(img->diff_ids[i]));
+	return j;
+}
+
+static int image_inspect(const struct agent_opts *o, int argc, char **argv)
+{
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth image inspect IMAGE [IMAGE...]\n\n"
+			    "Show images as JSON, like docker image inspect.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("inspect: needs at least one image");
+	struct agent_config cfg;
+	if (load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	struct store st;
+	bool empty;
+	int rc = open_read(data_root(o, &cfg), &st, &empty);
+	agent_config_free(&cfg);
+	if (rc)
+		return rc;
+	struct listing l = { 0 };
+	struct berr err = { 0 };
+	if (!empty && listing_load(&st, &l, &err) < 0)
+		return agent_fail("inspect: %s", err.msg);
+	cJSON *arr = cJSON_CreateArray();
+	int failed = 0;
+	for (int i = 1; i <= n; i++) {
+		char id[DIGEST_STR_MAX];
+		int k = -1;
+		if (resolve(&st, &l, argv[i], id, NULL, 0, &err) == 0)
+			for (int m = 0; m < l.nimg; m++)
+				if (!strcmp(l.img[m].id, id))
+					k = m;
+		if (k < 0) {
+			fprintf(stderr, "berth: error: inspect %s: no such image\n", argv[i]);
+			failed = 1;
+			continue;
+		}
+		cJSON_AddItemToArray(arr, inspect_json(&st, &l, &l.img[k]));
+	}
+	char *txt = cJSON_Print(arr);
+	if (txt)
+		printf("%s\n", txt);
+	free(txt);
+	cJSON_Delete(arr);
+	listing_free(&l);
+	return failed ? AGENT_EXIT_FAIL : AGENT_EXIT_OK;
+}
+
+static bool confirm(const char *what)
+{
+	printf("WARNING! This will remove %s.\nAre you sure you want to continue? [y/N] ", what);
+	fflush(stdout);
+	char line[16];
+	return fgets(line, sizeof(line), stdin) && (line[0] == 'y' || line[0] == 'Y');
+}
+
+static int image_prune(const struct agent_opts *o, int argc, char **argv)
+{
+	bool all = false, force = false;
+	const struct agent_flag flags[] = {
+		{ "all", 'a', FLAG_BOOL, &all },
+		{ "force", 'f', FLAG_BOOL, &force },
+	};
+	int n = agent_flags(argc, argv, flags, 2,
+			    "Usage: berth image prune [OPTIONS]\n\n"
+			    "Remove images without tags (with -a: all images no container uses).\n\n"
+			    "Options:\n"
+			    "  -a, --all     Remove all unused images, not just dangling ones\n"
+			    "  -f, --force   Do not prompt for confirmation\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n > 0)
+		return agent_usage("image prune: takes no arguments");
+	if (!force && !confirm(all ? "all images without at least one container associated to them"
+				   : "all dangling images"))
+		return AGENT_EXIT_OK;
+	struct agent_config cfg;
+	if (load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	struct store st;
+	struct berr err = { 0 };
+	int rc = store_open(&st, data_root(o, &cfg), STORE_WRITE, &err);
+	agent_config_free(&cfg);
+	if (rc < 0)
+		return agent_fail("image prune: %s", err.msg);
+	struct listing l;
+	rc = listing_load(&st, &l, &err);
+	long long before = 0;
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/layers", st.root);
+	before = fs_du(p);
+	int removed = 0;
+	for (int i = 0; rc == 0 && i < l.nimg; i++) {
+		const char *id = l.img[i].id;
+		if (tags_of(&l, id) && !all)
+			continue;
+		for (int t = 0; t < l.ntags; t++)
+			if (!strcmp(l.tags[t].id, id) && store_tag_remove(&st, l.tags[t].name, &err) == 0)
+				printf("untagged: %s\n", l.tags[t].name);
+		if (store_image_delete(&st, id, &err) == 0) {
+			printf("deleted: %s\n", id);
+			removed++;
+		}
+	}
+	store_gc(&st);
+	char sz[32];
+	human_size(before - fs_du(p), sz, sizeof(sz));
+	printf("\nTotal reclaimed space: %s\n", sz);
+	listing_free(&l);
+	store_close(&st);
+	return rc < 0 ? agent_fail("image prune: %s", err.msg) : AGENT_EXIT_OK;
+}
+
+int agent_cmd_system(const struct agent_opts *o, int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "df"))
+		return agent_usage("system: unknown subcommand '%s' (available: df)",
+				   argc > 1 ? argv[1] : "");
+	int n = agent_flags(argc - 1, argv + 1, NULL, 0,
+			    "Usage: berth system df\n\nShow disk usage of the store.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n > 0)
+		return agent_usage("system df: takes no arguments");
+	struct agent_config cfg;
+	if (load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	struct store st;
+	bool empty;
+	int rc = open_read(data_root(o, &cfg), &st, &empty);
+	agent_config_free(&cfg);
+	if (rc)
+		return rc;
+	struct listing l = { 0 };
+	struct berr err = { 0 };
+	if (!empty && listing_load(&st, &l, &err) < 0)
+		return agent_fail("system df: %s", err.msg);
+	long long size = 0;
+	if (!empty) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/layers", st.root);
+		size = fs_du(p);
+		snprintf(p, sizeof(p), "%s/blobs", st.root);
+		size += fs_du(p);
+	}
+	char sz[32];
+	human_size(size, sz, sizeof(sz));
+	printf("%-16s%-8s%-8s%-12s%s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
+	printf("%-16s%-8d%-8d%-12s%s\n", "Images", l.nimg, 0, sz, sz);
+	printf("%-16s%-8d%-8d%-12s%s\n", "Containers", 0, 0, "0B", "0B");
+	printf("%-16s%-8d%-8d%-12s%s\n", "Local Volumes", 0, 0, "0B", "0B");
+	listing_free(&l);
+	return AGENT_EXIT_OK;
+}
+
+int agent_cmd_image(const struct agent_opts *o, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		agent_cmd_fn *fn;
+	} sub[] = {
+		{ "inspect", image_inspect }, { "ls", agent_cmd_images }, { "prune", image_prune },
+		{ "pull", agent_cmd_pull },   { "rm", agent_cmd_rmi },    { "tag", agent_cmd_tag },
+	};
+	if (argc < 2 || !strcmp(argv[1], "--help")) {
+		fputs("Usage: berth image COMMAND\n\nCommands: inspect, ls, prune, pull, rm, tag\n",
+		      argc < 2 ? stderr : stdout);
+		return argc < 2 ? AGENT_EXIT_USAGE : AGENT_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (!strcmp(argv[1], sub[i].name))
+			return sub[i].fn(o, argc - 1, argv + 1);
+	return agent_usage("image: unknown subcommand '%s' (see 'berth image --help')", argv[1]);
+}
+
+int agent_cmd_inspect(const struct agent_opts *o, int argc, char **argv)
+{
+	return image_inspect(o, argc, argv);
+}

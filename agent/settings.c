@@ -1,0 +1,185 @@
+/* daemon.json and credentials (see config.h). */
+#include "settings.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board/fs.h"
+
+#define CONFIG_MAX_BYTES (256 << 10)
+
+void agent_config_free(struct agent_config *c)
+{
+	cJSON_Delete(c->doc);
+	c->doc = NULL;
+}
+
+static int get_int(const cJSON *doc, const char *key, int *out, int lo, int hi, const char *file,
+		   struct berr *err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi)
+		return berr_setmsg(err, EINVAL, "%s: \"%s\" must be a number from %d to %d", file,
+				   key, lo, hi);
+	*out = v->valueint;
+	return 0;
+}
+
+static int get_strings(const cJSON *arr, const char **out, int max, int *n, const char *file,
+		       const char *key, struct berr *err)
+{
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return berr_setmsg(err, EINVAL, "%s: \"%s\" must be a list of strings", file, key);
+	const cJSON *e;
+	cJSON_ArrayForEach(e, arr)
+	{
+		if (!cJSON_IsString(e))
+			return berr_setmsg(err, EINVAL, "%s: \"%s\" must be a list of strings", file,
+					   key);
+		if (*n == max)
+			return berr_setmsg(err, E2BIG, "%s: \"%s\" has more than %d entries", file,
+					   key, max);
+		out[(*n)++] = e->valuestring;
+	}
+	return 0;
+}
+
+static int add_mirrors(struct agent_config *c, const char *host, const cJSON *arr,
+		       const char *file, struct berr *err)
+{
+	if (c->nmirrors == AGENT_MAX_MIRROR_HOSTS)
+		return berr_setmsg(err, E2BIG, "%s: mirrors for more than %d registries", file,
+				   AGENT_MAX_MIRROR_HOSTS);
+	struct agent_mirrors *m = &c->mirrors[c->nmirrors++];
+	m->host = host;
+	int rc = get_strings(arr, m->urls, REGISTRY_MAX_MIRRORS, &m->n, file, "mirrors", err);
+	for (int i = 0; rc == 0 && i < m->n; i++) {
+		struct http_url u;
+		if (http_url_parse(m->urls[i], &u, NULL) < 0)
+			rc = berr_setmsg(err, EINVAL, "%s: mirror '%s' is not an http(s) URL", file,
+					 m->urls[i]);
+	}
+	return rc;
+}
+
+int agent_config_load(struct agent_config *c, const char *path, struct berr *err)
+{
+	memset(c, 0, sizeof(*c));
+	c->max_concurrent_downloads = 3;
+	c->max_download_attempts = 5;
+	c->retry_base_ms = 500;
+	c->timeout_ms = 30000;
+	const char *dir = getenv("BERTH_CONFIG");
+	snprintf(c->dir, sizeof(c->dir), "%s", dir && *dir ? dir : AGENT_CONFIG_DIR);
+	snprintf(c->certs_d, sizeof(c->certs_d), "%s/certs.d", c->dir);
+	char def[PATH_MAX];
+	snprintf(def, sizeof(def), "%s/daemon.json", c->dir);
+	const char *file = path ? path : def;
+
+	char *txt = NULL;
+	struct berr e2 = { 0 };
+	ssize_t n = fs_read_alloc(file, CONFIG_MAX_BYTES, &txt, &e2);
+	if (n < 0) {
+		if (e2.code == ENOENT && !path)
+			return 0;
+		if (err)
+			*err = e2;
+		return -e2.code;
+	}
+	cJSON *doc = cJSON_ParseWithLength(txt, (size_t)n);
+	free(txt);
+	if (!cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		return berr_setmsg(err, EINVAL, "%s: not a JSON object", file);
+	}
+	c->doc = doc;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "data-root");
+	if (v && !cJSON_IsString(v))
+		return berr_setmsg(err, EINVAL, "%s: \"data-root\" must be a string", file);
+	c->data_root = v ? v->valuestring : NULL;
+	int rc = get_int(doc, "max-concurrent-downloads", &c->max_concurrent_downloads, 1, 16, file,
+			 err);
+	rc = rc ?: get_int(doc, "max-download-attempts", &c->max_download_attempts, 1, 100, file, err);
+	rc = rc ?: get_int(doc, "retry-base-ms", &c->retry_base_ms, 1, 60000, file, err);
+	rc = rc ?: get_int(doc, "timeout-ms", &c->timeout_ms, 100, 600000, file, err);
+	int mib = 0;
+	rc = rc ?: get_int(doc, "min-free-space-mb", &mib, 0, 1 << 30, file, err);
+	c->min_free_space = (long long)mib << 20;
+	rc = rc ?: get_strings(cJSON_GetObjectItemCaseSensitive(doc, "insecure-registries"),
+			       c->insecure, AGENT_MAX_INSECURE, &c->ninsecure, file,
+			       "insecure-registries", err);
+	const cJSON *hub = cJSON_GetObjectItemCaseSensitive(doc, "registry-mirrors");
+	if (rc == 0 && hub)
+		rc = add_mirrors(c, "docker.io", hub, file, err);
+	const cJSON *per = cJSON_GetObjectItemCaseSensitive(doc, "mirrors");
+	if (rc == 0 && per && !cJSON_IsObject(per))
+		rc = berr_setmsg(err, EINVAL, "%s: \"mirrors\" must map registries to URL lists",
+				 file);
+	const cJSON *e;
+	if (rc == 0 && per) {
+		cJSON_ArrayForEach(e, per)
+		{
+			rc = add_mirrors(c, e->string, e, file, err);
+			if (rc)
+				break;
+		}
+	}
+	return rc;
+}
+
+void agent_auth_path(const struct agent_config *c, char *out, size_t len)
+{
+	snprintf(out, len, "%s/config.json", c->dir);
+}
+
+const char *agent_auth_key(const char *host)
+{
+	return strcmp(host, "docker.io") ? host : "https://index.docker.io/v1/";
+}
+
+static void load_basic(const struct agent_config *c, const char *host, char *basic, size_t len)
+{
+	char path[PATH_MAX];
+	basic[0] = '\0';
+	agent_auth_path(c, path, sizeof(path));
+	char *txt = NULL;
+	ssize_t n = fs_read_alloc(path, CONFIG_MAX_BYTES, &txt, NULL);
+	if (n < 0)
+		return;
+	cJSON *doc = cJSON_ParseWithLength(txt, (size_t)n);
+	free(txt);
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "auths"),
+						 agent_auth_key(host)),
+		"auth");
+	if (cJSON_IsString(a) && strlen(a->valuestring) < len)
+		strcpy(basic, a->valuestring);
+	cJSON_Delete(doc);
+}
+
+void agent_config_registry(const struct agent_config *c, const struct net_ref *ref,
+			   struct net_registry_config *rc, char *basic, size_t basiclen)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->timeout_ms = c->timeout_ms;
+	rc->trust.certs_d = c->certs_d;
+	rc->trust.ca_bundle = "/etc/ssl/certs/ca-certificates.crt";
+	for (int i = 0; i < c->ninsecure; i++)
+		if (!strcmp(c->insecure[i], ref->host))
+			rc->insecure = true;
+	for (int i = 0; i < c->nmirrors; i++) {
+		if (strcmp(c->mirrors[i].host, ref->host))
+			continue;
+		for (int j = 0; j < c->mirrors[i].n && rc->nmirrors < REGISTRY_MAX_MIRRORS; j++)
+			rc->mirrors[rc->nmirrors++] = c->mirrors[i].urls[j];
+	}
+	load_basic(c, ref->host, basic, basiclen);
+	rc->basic = basic[0] ? basic : NULL;
+}

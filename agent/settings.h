@@ -1,0 +1,56 @@
+/* Agent settings: daemon.json (Docker's keys where Docker has them) and the
+ * credentials file (Docker's config.json "auths" format). Both live in the
+ * config directory: $BERTH_CONFIG, else /etc/berth. */
+#ifndef BERTH_AGENT_CONFIG_H
+#define BERTH_AGENT_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "board/err.h"
+#include "net/ref.h"
+#include "net/registry.h"
+
+#define AGENT_CONFIG_DIR "/etc/berth"
+#define AGENT_MAX_INSECURE 16
+#define AGENT_MAX_MIRROR_HOSTS 8
+
+struct agent_mirrors {
+	const char *host; /* "docker.io" for registry-mirrors */
+	int n;
+	const char *urls[REGISTRY_MAX_MIRRORS];
+};
+
+struct agent_config {
+	char dir[PATH_MAX - 64];      /* config directory */
+	char certs_d[PATH_MAX];       /* <dir>/certs.d */
+	const char *data_root;        /* "data-root", NULL when not set */
+	int max_concurrent_downloads; /* "max-concurrent-downloads", default 3 */
+	int max_download_attempts;    /* "max-download-attempts", default 5 */
+	long long min_free_space;     /* "min-free-space" bytes (Berth's key), default 0 */
+	int retry_base_ms;            /* first retry delay, doubling; default 500 */
+	int timeout_ms;               /* stalled connection timeout; default 30000 */
+	int ninsecure;
+	const char *insecure[AGENT_MAX_INSECURE]; /* "insecure-registries" */
+	int nmirrors;
+	struct agent_mirrors mirrors[AGENT_MAX_MIRROR_HOSTS]; /* "registry-mirrors", "mirrors" */
+	void *doc;                                            /* the parsed daemon.json (cJSON) */
+};
+
+/* Loads <dir>/daemon.json, or path when given (--config-file). A missing
+ * default file is fine; a missing explicit one, bad JSON or a bad value is an
+ * error naming the file and key. */
+int agent_config_load(struct agent_config *c, const char *path, struct berr *err);
+void agent_config_free(struct agent_config *c);
+
+/* Fills rc for pulling from ref's registry; basic receives the stored
+ * credentials (base64) when there are any. */
+void agent_config_registry(const struct agent_config *c, const struct net_ref *ref,
+			   struct net_registry_config *rc, char *basic, size_t basiclen);
+
+/* The credentials file and its key for a registry host (Docker Hub's is
+ * "https://index.docker.io/v1/"). */
+void agent_auth_path(const struct agent_config *c, char *out, size_t len);
+const char *agent_auth_key(const char *host);
+
+#endif
