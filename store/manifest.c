@@ -17,8 +17,8 @@
 #define MT_DOCKER_SCHEMA1_SIGNED "application/vnd.docker.distribution.manifest.v1+prettyjws"
 #define MT_OCI_NONDIST "application/vnd.oci.image.layer.nondistributable."
 #define MT_DOCKER_FOREIGN "application/vnd.docker.image.rootfs.foreign."
-#define SIZE_MAX_EXACT 9007199254740992.0 /* 2^53: larger sizes are not exact in a double */
-#define SHOW_MAX 64                       /* document text quoted in an error message */
+#define DESC_SIZE_MAX 9007199254740992.0 /* 2^53: larger sizes are not exact in a double */
+#define SHOW_MAX 64                      /* document text quoted in an error message */
 
 static void cjson_deletep(cJSON **p)
 {
@@ -176,7 +176,7 @@ static int parse_desc(const cJSON *o, struct store_desc *d, struct berr *err)
 	if (!v)
 		return berr_setmsg(err, EBADMSG, "missing \"size\"");
 	double s = cJSON_IsNumber(v) ? v->valuedouble : -1;
-	if (!(s >= 0 && s <= SIZE_MAX_EXACT && s == (double)(int64_t)s))
+	if (!(s >= 0 && s <= DESC_SIZE_MAX && s == (double)(int64_t)s))
 		return berr_setmsg(err, EBADMSG, "\"size\" is not a non-negative integer");
 	d->size = (int64_t)s;
 	return 0;
