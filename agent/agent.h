@@ -38,6 +38,7 @@ agent_cmd_fn agent_cmd_rmi;
 agent_cmd_fn agent_cmd_system;
 agent_cmd_fn agent_cmd_login;
 agent_cmd_fn agent_cmd_logout;
+agent_cmd_fn agent_cmd_search;
 
 /* Prints "berth: error: <msg>" on one line to stderr and returns AGENT_EXIT_FAIL.
  * The message must already name what failed and on which object. */

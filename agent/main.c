@@ -24,6 +24,7 @@ static const struct agent_cmd commands[] = {
 	{ "logout", agent_cmd_logout, "Remove stored credentials for a registry" },
 	{ "pull", agent_cmd_pull, "Download an image from a registry" },
 	{ "rmi", agent_cmd_rmi, "Remove images" },
+	{ "search", agent_cmd_search, "List a registry's repositories and tags" },
 	{ "system", agent_cmd_system, "Store information (df)" },
 	{ "tag", agent_cmd_tag, "Give an image another name" },
 	{ "version", agent_cmd_version, "Show the version, architecture and features" },

@@ -1,5 +1,5 @@
 # agent/: CLI front end and daemon. main.o is linked into the binary only;
 # everything else also goes into the library the unit tests link.
 main-y += main.o
-obj-y += version.o flags.o settings.o pull.o images.o login.o
+obj-y += version.o flags.o settings.o pull.o images.o login.o search.o
 obj-$(CONFIG_DAEMON) += daemon.o

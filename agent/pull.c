@@ -30,6 +30,8 @@ struct pull {
 	struct store_manifest *man;
 	struct store_imgconfig *conf;
 	char top_digest[DIGEST_STR_MAX]; /* what the tag points at (index or manifest) */
+	bool tty;                        /* progress redrawn in place */
+	bool drawing, drawn;             /* the first pass of lines / lines on screen */
 	char man_digest[DIGEST_STR_MAX];
 };
 
@@ -208,6 +210,7 @@ struct layer_view {
 	pid_t pid;
 	int state; /* 0 waiting, 1 downloading, 2 done, 3 failed, 4 existed */
 	long long have;
+	long long t0, have0; /* for the rate */
 };
 
 static void short_id(const char *digest, char out[13])
@@ -215,14 +218,56 @@ static void short_id(const char *digest, char out[13])
 	snprintf(out, 13, "%.12s", digest + 7);
 }
 
+/* On a terminal every layer has a line, rewritten in place; otherwise a
+ * line is printed per event. */
 static void show_line(struct pull *p, int i, const struct layer_view *v, const char *msg)
 {
 	if (p->po->quiet)
 		return;
 	char id[13];
 	short_id(p->man->layers[i].digest, id);
-	fprintf(p->po->out, "%s: %s\n", id, msg);
+	if (p->tty && p->drawn) {
+		int up = p->man->nlayers - i;
+		fprintf(p->po->out, "\033[%dA\r\033[2K%s: %s\033[%dB\r", up, id, msg, up);
+	} else if (!p->tty || p->drawing) {
+		fprintf(p->po->out, "%s: %s\n", id, msg);
+	}
 	fflush(p->po->out);
+}
+
+static void human(long long b, char *out, size_t len)
+{
+	if (b < 1000000)
+		snprintf(out, len, "%.1fkB", b / 1e3);
+	else
+		snprintf(out, len, "%.1fMB", b / 1e6);
+}
+
+static void show_progress(struct pull *p, int i, struct layer_view *v)
+{
+	if (!p->tty)
+		return;
+	long long t = now_ms();
+	if (!v->t0) {
+		v->t0 = t;
+		v->have0 = v->have;
+	}
+	long long size = p->man->layers[i].size;
+	char a[32], b[32], r[32] = "";
+	human(v->have, a, sizeof(a));
+	human(size, b, sizeof(b));
+	if (t - v->t0 > 500) {
+		human((v->have - v->have0) * 1000 / (t - v->t0), r, sizeof(r) - 2);
+		strcat(r, "/s");
+	}
+	char bar[32];
+	int w = 24, fill = size > 0 ? (int)(v->have * w / size) : 0;
+	for (int k = 0; k < w; k++)
+		bar[k] = k < fill ? '=' : (k == fill ? '>' : ' ');
+	bar[w] = '\0';
+	char msg[160];
+	snprintf(msg, sizeof(msg), "Downloading [%s] %s/%s %s", bar, a, b, r);
+	show_line(p, i, v, msg);
 }
 
 static void handle_msg(struct pull *p, struct layer_view *views, char *line, struct berr *err,
@@ -238,6 +283,7 @@ static void handle_msg(struct pull *p, struct layer_view *views, char *line, str
 	switch (kind) {
 	case 'P':
 		v->have = a;
+		show_progress(p, idx, v);
 		break;
 	case 'R':
 		snprintf(msg, sizeof(msg), "Resuming from %lld of %lld bytes", a,
@@ -274,14 +320,19 @@ static int fetch_layers(struct pull *p, struct berr *err)
 	int n = p->man->nlayers;
 	struct layer_view views[MANIFEST_MAX_LAYERS] = { 0 };
 	int todo[MANIFEST_MAX_LAYERS], ntodo = 0;
+	p->drawing = true;
 	for (int i = 0; i < n; i++) {
 		if (store_layer_exists(&p->st, p->conf->diff_ids[i])) {
 			views[i].state = 4;
 			show_line(p, i, &views[i], "Already exists");
 		} else {
 			todo[ntodo++] = i;
+			if (p->tty)
+				show_line(p, i, &views[i], "Waiting");
 		}
 	}
+	p->drawing = false;
+	p->drawn = !p->po->quiet;
 	if (!ntodo)
 		return 0;
 
@@ -339,7 +390,9 @@ static int fetch_layers(struct pull *p, struct berr *err)
 				exitbad = 1;
 		}
 	}
-	/* Messages still in the pipe (a worker's last words). */
+	/* Messages still in the pipe (a worker's last words); with our own
+	 * write end closed, read ends at EOF. */
+	close(pfd[1]);
 	ssize_t r;
 	while ((r = read(pfd[0], buf + have, sizeof(buf) - 1 - have)) > 0) {
 		have += (size_t)r;
@@ -354,7 +407,6 @@ static int fetch_layers(struct pull *p, struct berr *err)
 		memmove(buf, line, have);
 	}
 	close(pfd[0]);
-	close(pfd[1]);
 	if (failed)
 		return -(err && err->code ? err->code : EIO);
 	if (exitbad)
@@ -522,6 +574,7 @@ int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIG
 	if (!p || !buf || !reg || !man || !conf)
 		return berr_set(err, ENOMEM, "pull %s", refstr);
 	p->po = po;
+	p->tty = !po->quiet && isatty(fileno(po->out));
 	p->reg = reg;
 	p->man = man;
 	p->conf = conf;
@@ -537,8 +590,12 @@ int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIG
 
 	char familiar[REF_STR_MAX];
 	net_ref_format(&p->ref, true, familiar, sizeof(familiar));
-	if (!po->quiet && p->ref.tag[0])
-		fprintf(po->out, "%s: Pulling from %s\n", p->ref.tag, familiar);
+	if (!po->quiet) {
+		char repo[REF_HOST_MAX + REF_PATH_MAX];
+		net_ref_repo(&p->ref, true, repo, sizeof(repo));
+		fprintf(po->out, "%s: Pulling from %s\n", p->ref.tag[0] ? p->ref.tag : p->ref.digest,
+			repo);
+	}
 	rc = fetch_manifest(p, buf, err);
 	rc = rc ?: fetch_config(p, buf, err);
 	rc = rc ?: check_space(p, err);

@@ -23,6 +23,8 @@ void net_registry_init(struct net_registry *r, const struct net_ref *ref,
 	memset(r, 0, sizeof(*r));
 	r->cfg = cfg;
 	snprintf(r->repo, sizeof(r->repo), "%s", ref->path);
+	if (ref->path[0])
+		snprintf(r->scope, sizeof(r->scope), "repository:%s:pull", ref->path);
 	http_client_init(&r->http, &cfg->trust, cfg->timeout_ms);
 	http_client_init(&r->other, &cfg->trust, cfg->timeout_ms);
 	for (int i = 0; i < cfg->nmirrors && r->nep < REGISTRY_MAX_MIRRORS; i++) {
@@ -124,15 +126,14 @@ static int authenticate(struct net_registry *r, struct net_registry_ep *ep, cons
 		ep->token_expiry = 0;
 		return 0;
 	}
-	char service[512], scope[1024], scope_raw[REF_PATH_MAX + 32];
-	snprintf(scope_raw, sizeof(scope_raw), "repository:%s:pull", r->repo);
+	char service[512], scope[1024];
 	if (net_url_encode(ch.service, service, sizeof(service)) < 0 ||
-	    net_url_encode(scope_raw, scope, sizeof(scope)) < 0)
+	    net_url_encode(r->scope, scope, sizeof(scope)) < 0)
 		return berr_setmsg(err, EINVAL, "%s: token request too long", ep_name(ep));
 	char url[2048];
 	/* A login (no repository) asks for a token without scope. */
 	snprintf(url, sizeof(url), "%s%sservice=%s%s%s", ch.realm, strchr(ch.realm, '?') ? "&" : "?",
-		 service, r->repo[0] ? "&scope=" : "", r->repo[0] ? scope : "");
+		 service, r->scope[0] ? "&scope=" : "", r->scope[0] ? scope : "");
 	struct http_url u;
 	rc = http_url_parse(url, &u, err);
 	if (rc < 0)
@@ -366,5 +367,25 @@ int net_registry_ping(struct net_registry *r, struct berr *err)
 		return berr_setmsg(err, EACCES, "%s: credentials refused", ep_name(ep));
 	if (resp.status != 200)
 		return status_error(&resp, "login", ep_name(ep), err);
+	return 0;
+}
+
+int net_registry_get(struct net_registry *r, const char *path, char *buf, size_t cap,
+		     size_t *len, struct berr *err)
+{
+	struct net_registry_ep *ep = &r->ep[r->nep - 1];
+	struct http_resp resp;
+	ep->authz[0] = '\0'; /* the scope may have changed */
+	int rc = ep_get(r, ep, path, "Accept: application/json\r\n", &resp, err);
+	if (rc < 0)
+		return rc;
+	if (resp.status != 200) {
+		http_client_skip(r->body, 64 << 10);
+		return status_error(&resp, path, ep_name(ep), err);
+	}
+	ssize_t n = http_client_read_all(r->body, buf, cap, err);
+	if (n < 0)
+		return (int)n;
+	*len = (size_t)n;
 	return 0;
 }

@@ -38,6 +38,7 @@ struct net_registry_ep {
 struct net_registry {
 	const struct net_registry_config *cfg;
 	char repo[REF_PATH_MAX];
+	char scope[REF_PATH_MAX + 32]; /* token scope asked for; "" for none (login) */
 	int nep;
 	struct net_registry_ep ep[REGISTRY_MAX_MIRRORS + 1];
 	struct http_client http;  /* to the endpoints */
@@ -77,6 +78,11 @@ int net_registry_blob_small(struct net_registry *r, const char *digest, char *bu
  * credentials, through the token flow when it asks for one). For login
  * initialise with a ref whose path is empty. */
 int net_registry_ping(struct net_registry *r, struct berr *err);
+
+/* GETs a JSON document (at most cap-1 bytes) from the registry itself, e.g.
+ * "/v2/_catalog" (set r->scope to what the token must allow first). */
+int net_registry_get(struct net_registry *r, const char *path, char *buf, size_t cap,
+		     size_t *len, struct berr *err);
 
 /* True for errors worth retrying (network, 5xx, 429); false for a missing
  * image, refused credentials, bad data. */
