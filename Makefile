@@ -203,8 +203,7 @@ size:
 
 demo:
 	@$(MAKE) BOARD=x86_64-generic all
-	build/x86_64/berth version
-	build/x86_64/berth info
+	@scripts/demo
 
 # --- housekeeping --------------------------------------------------------------
 SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find $(DIRS) tests -name '*.[ch]')

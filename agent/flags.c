@@ -42,7 +42,6 @@ int agent_no_args(int argc, char **argv)
 	return 0;
 }
 
-
 static int set(const struct agent_flag *f, const char *cmd, const char *val)
 {
 	switch (f->type) {
@@ -52,8 +51,8 @@ static int set(const struct agent_flag *f, const char *cmd, const char *val)
 		else if (!strcmp(val, "false"))
 			*(bool *)f->dst = false;
 		else
-			return agent_usage("%s: flag --%s takes true or false, not '%s'", cmd, f->name,
-					   val);
+			return agent_usage("%s: flag --%s takes true or false, not '%s'", cmd,
+					   f->name, val);
 		return 0;
 	case FLAG_STR:
 		*(const char **)f->dst = val;
@@ -63,7 +62,8 @@ static int set(const struct agent_flag *f, const char *cmd, const char *val)
 		errno = 0;
 		long v = strtol(val, &end, 10);
 		if (errno || *end || end == val || v < -2147483647L || v > 2147483647L)
-			return agent_usage("%s: flag --%s needs a number, not '%s'", cmd, f->name, val);
+			return agent_usage("%s: flag --%s needs a number, not '%s'", cmd, f->name,
+					   val);
 		*(int *)f->dst = (int)v;
 		return 0;
 	}
@@ -104,21 +104,20 @@ int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflag
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
 			const struct agent_flag *f = NULL;
 			for (int k = 0; k < nflags; k++)
-				if (strlen(flags[k].name) == len && !strncmp(flags[k].name, name, len))
+				if (strlen(flags[k].name) == len &&
+				    !strncmp(flags[k].name, name, len))
 					f = &flags[k];
-			if (!f)
-				{
-				agent_usage("%s: unknown flag '--%.*s' (see 'berth %s --help')", cmd,
-						   (int)len, name, cmd);
+			if (!f) {
+				agent_usage("%s: unknown flag '--%.*s' (see 'berth %s --help')",
+					    cmd, (int)len, name, cmd);
 				return -2;
 			}
 			const char *val = eq ? eq + 1 : NULL;
 			if (!val && f->type != FLAG_BOOL) {
-				if (i + 1 >= argc)
-					{
-				agent_usage("%s: flag --%s needs a value", cmd, f->name);
-				return -2;
-			}
+				if (i + 1 >= argc) {
+					agent_usage("%s: flag --%s needs a value", cmd, f->name);
+					return -2;
+				}
 				val = argv[++i];
 			}
 			if (set(f, cmd, val))
@@ -130,10 +129,9 @@ int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflag
 			for (int k = 0; k < nflags; k++)
 				if (flags[k].short_name == *c)
 					f = &flags[k];
-			if (!f)
-				{
-				agent_usage("%s: unknown flag '-%c' (see 'berth %s --help')", cmd, *c,
-						   cmd);
+			if (!f) {
+				agent_usage("%s: unknown flag '-%c' (see 'berth %s --help')", cmd,
+					    *c, cmd);
 				return -2;
 			}
 			if (f->type == FLAG_BOOL) {
@@ -141,8 +139,7 @@ int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflag
 				continue;
 			}
 			const char *val = c[1] ? c + 1 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!val)
-				{
+			if (!val) {
 				agent_usage("%s: flag -%c needs a value", cmd, *c);
 				return -2;
 			}

@@ -57,8 +57,9 @@ int agent_cmd_pull(const struct agent_opts *o, int argc, char **argv)
 	struct agent_config cfg;
 	if (load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
-	struct agent_pull_opts po = { .root = data_root(o, &cfg), .cfg = &cfg, .quiet = quiet,
-				      .out = stdout };
+	struct agent_pull_opts po = {
+		.root = data_root(o, &cfg), .cfg = &cfg, .quiet = quiet, .out = stdout
+	};
 	struct berr err = { 0 };
 	if (platform && store_platform_parse(platform, &po.platform, &err) < 0) {
 		agent_config_free(&cfg);
@@ -196,10 +197,8 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 	bool all = false, quiet = false, digests = false, notrunc = false;
 	struct agent_strlist filters = { 0 };
 	const struct agent_flag flags[] = {
-		{ "all", 'a', FLAG_BOOL, &all },
-		{ "quiet", 'q', FLAG_BOOL, &quiet },
-		{ "digests", 0, FLAG_BOOL, &digests },
-		{ "no-trunc", 0, FLAG_BOOL, &notrunc },
+		{ "all", 'a', FLAG_BOOL, &all },        { "quiet", 'q', FLAG_BOOL, &quiet },
+		{ "digests", 0, FLAG_BOOL, &digests },  { "no-trunc", 0, FLAG_BOOL, &notrunc },
 		{ "filter", 'f', FLAG_LIST, &filters },
 	};
 	int n = agent_flags(argc, argv, flags, 5,
@@ -237,7 +236,8 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 	}
 	if (!quiet) {
 		printf("%-40s %-12s %s%-14s %-24s %s\n", "REPOSITORY", "TAG",
-		       digests ? "DIGEST                                                                    "
+		       digests ? "DIGEST                                                           "
+				 "         "
 			       : "",
 		       "IMAGE ID", "CREATED", "SIZE");
 	}
@@ -256,7 +256,8 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 				continue;
 			char repo[600], tag[REF_TAG_MAX], full[600];
 			split_tag(l.tags[t].name, repo, sizeof(repo), tag, sizeof(tag));
-			snprintf(full, sizeof(full), "%.*s", (int)(strrchr(l.tags[t].name, ':') - l.tags[t].name),
+			snprintf(full, sizeof(full), "%.*s",
+				 (int)(strrchr(l.tags[t].name, ':') - l.tags[t].name),
 				 l.tags[t].name);
 			shown++;
 			if (!filter_match(&filters, repo, tag, false, &bad))
@@ -266,7 +267,8 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 				break;
 			}
 			printf("%-40s %-12s %s%s%-14s %-24s %s\n", repo, tag,
-			       digests ? digest_for(img, full) : "", digests ? " " : "", id, age, size);
+			       digests ? digest_for(img, full) : "", digests ? " " : "", id, age,
+			       size);
 		}
 		if (!shown && filter_match(&filters, "<none>", "<none>", true, &bad)) {
 			if (quiet)
@@ -393,7 +395,8 @@ static int remove_one(struct store *st, const char *arg, bool force)
 		}
 	} else if (rc == 0) {
 		for (int t = 0; t < l.ntags; t++) {
-			if (strcmp(l.tags[t].id, id) || store_tag_remove(st, l.tags[t].name, &err) < 0)
+			if (strcmp(l.tags[t].id, id) ||
+			    store_tag_remove(st, l.tags[t].name, &err) < 0)
 				continue;
 			char repo[600], tag[REF_TAG_MAX];
 			split_tag(l.tags[t].name, repo, sizeof(repo), tag, sizeof(tag));
@@ -562,12 +565,13 @@ static int image_prune(const struct agent_opts *o, int argc, char **argv)
 		{ "all", 'a', FLAG_BOOL, &all },
 		{ "force", 'f', FLAG_BOOL, &force },
 	};
-	int n = agent_flags(argc, argv, flags, 2,
-			    "Usage: berth image prune [OPTIONS]\n\n"
-			    "Remove images without tags (with -a: all images no container uses).\n\n"
-			    "Options:\n"
-			    "  -a, --all     Remove all unused images, not just dangling ones\n"
-			    "  -f, --force   Do not prompt for confirmation\n");
+	int n = agent_flags(
+		argc, argv, flags, 2,
+		"Usage: berth image prune [OPTIONS]\n\n"
+		"Remove images without tags (with -a: all images no container uses).\n\n"
+		"Options:\n"
+		"  -a, --all     Remove all unused images, not just dangling ones\n"
+		"  -f, --force   Do not prompt for confirmation\n");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 0)
@@ -596,7 +600,8 @@ static int image_prune(const struct agent_opts *o, int argc, char **argv)
 		if (tags_of(&l, id) && !all)
 			continue;
 		for (int t = 0; t < l.ntags; t++)
-			if (!strcmp(l.tags[t].id, id) && store_tag_remove(&st, l.tags[t].name, &err) == 0)
+			if (!strcmp(l.tags[t].id, id) &&
+			    store_tag_remove(&st, l.tags[t].name, &err) == 0)
 				printf("untagged: %s\n", l.tags[t].name);
 		if (store_image_delete(&st, id, &err) == 0) {
 			printf("deleted: %s\n", id);

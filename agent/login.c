@@ -92,9 +92,10 @@ int agent_cmd_login(const struct agent_opts *o, int argc, char **argv)
 		{ "password", 'p', FLAG_STR, &pass },
 		{ "password-stdin", 0, FLAG_BOOL, &pass_stdin },
 	};
-	int n = agent_flags(argc, argv, flags, 3,
-			    "Usage: berth login [-u USER] [-p PASSWORD | --password-stdin] REGISTRY\n\n"
-			    "Check credentials against a registry and store them.\n");
+	int n = agent_flags(
+		argc, argv, flags, 3,
+		"Usage: berth login [-u USER] [-p PASSWORD | --password-stdin] REGISTRY\n\n"
+		"Check credentials against a registry and store them.\n");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n != 1)

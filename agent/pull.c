@@ -77,8 +77,8 @@ static int job_unpack_start(struct layer_job *j, struct berr *err)
 	struct pull *p = j->p;
 	store_unpack_free(j->un);
 	j->un = NULL;
-	int rc = store_layer_tmpdir(&p->st, p->conf->diff_ids[j->idx], j->tmpdir,
-				    sizeof(j->tmpdir), err);
+	int rc = store_layer_tmpdir(&p->st, p->conf->diff_ids[j->idx], j->tmpdir, sizeof(j->tmpdir),
+				    err);
 	if (rc < 0)
 		return rc;
 	j->un = store_unpack_new(j->tmpdir, err);
@@ -153,7 +153,8 @@ static int layer_fetch(struct layer_job *j, struct berr *err)
 				fresh_retry = true;
 				resumed = false;
 				store_partial_close(&j->part);
-				rc = store_partial_open(&p->st, d->digest, &j->part, NULL, NULL, err);
+				rc = store_partial_open(&p->st, d->digest, &j->part, NULL, NULL,
+							err);
 				if (rc == 0)
 					rc = job_unpack_start(j, err);
 				if (rc < 0)
@@ -179,8 +180,9 @@ static int layer_fetch(struct layer_job *j, struct berr *err)
 	if (rc < 0)
 		return rc;
 	if (strcmp(got, diff))
-		return berr_setmsg(err, EBADMSG, "layer %.19s: uncompressed digest %s, config says %s",
-				   d->digest, got, diff);
+		return berr_setmsg(err, EBADMSG,
+				   "layer %.19s: uncompressed digest %s, config says %s", d->digest,
+				   got, diff);
 	store_unpack_free(j->un);
 	j->un = NULL;
 	return store_layer_commit(&p->st, j->tmpdir, diff, err);
@@ -430,12 +432,13 @@ static int fetch_manifest(struct pull *p, char *buf, struct berr *err)
 	store_sha256_update(&h, buf, len);
 	store_sha256_final(&h, p->top_digest);
 	if (p->ref.digest[0] && strcmp(p->top_digest, p->ref.digest))
-		return berr_setmsg(err, EBADMSG, "manifest digest is %s, asked for %s", p->top_digest,
-				   p->ref.digest);
+		return berr_setmsg(err, EBADMSG, "manifest digest is %s, asked for %s",
+				   p->top_digest, p->ref.digest);
 	enum store_mkind kind = store_manifest_kind(ctype, buf, len);
 	if (kind == MKIND_SCHEMA1)
 		return berr_setmsg(err, ENOTSUP,
-				   "Docker schema 1 manifests are not supported (push the image again with a current client)");
+				   "Docker schema 1 manifests are not supported (push the image "
+				   "again with a current client)");
 	strcpy(p->man_digest, p->top_digest);
 	if (kind == MKIND_INDEX) {
 		_cleanup_free_ struct store_index *ix = malloc(sizeof(*ix));
@@ -457,11 +460,13 @@ static int fetch_manifest(struct pull *p, char *buf, struct berr *err)
 		store_sha256_update(&h, buf, len);
 		store_sha256_final(&h, got);
 		if (strcmp(got, p->man_digest))
-			return berr_setmsg(err, EBADMSG, "manifest %s has digest %s", p->man_digest, got);
+			return berr_setmsg(err, EBADMSG, "manifest %s has digest %s", p->man_digest,
+					   got);
 		kind = store_manifest_kind(ctype, buf, len);
 	}
 	if (kind != MKIND_MANIFEST)
-		return berr_setmsg(err, EBADMSG, "registry sent something that is not an image manifest");
+		return berr_setmsg(err, EBADMSG,
+				   "registry sent something that is not an image manifest");
 	rc = store_manifest_parse(buf, len, p->man, err);
 	if (rc < 0)
 		return rc;
@@ -478,8 +483,8 @@ static int fetch_config(struct pull *p, char *buf, struct berr *err)
 		memcpy(buf, have, (size_t)n + 1);
 		len = (size_t)n;
 	} else {
-		int rc = net_registry_blob_small(p->reg, c->digest, buf, MANIFEST_MAX_BYTES + 1, &len,
-						 err);
+		int rc = net_registry_blob_small(p->reg, c->digest, buf, MANIFEST_MAX_BYTES + 1,
+						 &len, err);
 		if (rc < 0)
 			return berr_prefix(err, "config %.19s", c->digest);
 		rc = store_blob_put(&p->st, c->digest, buf, len, err);
@@ -490,8 +495,8 @@ static int fetch_config(struct pull *p, char *buf, struct berr *err)
 	if (rc < 0)
 		return berr_prefix(err, "config %.19s", c->digest);
 	if (p->conf->ndiff != p->man->nlayers)
-		return berr_setmsg(err, EBADMSG, "config lists %d layers, manifest %d", p->conf->ndiff,
-				   p->man->nlayers);
+		return berr_setmsg(err, EBADMSG, "config lists %d layers, manifest %d",
+				   p->conf->ndiff, p->man->nlayers);
 	return 0;
 }
 
@@ -500,7 +505,8 @@ static int check_space(struct pull *p, struct berr *err)
 	long long need = 0;
 	for (int i = 0; i < p->man->nlayers; i++)
 		if (!store_layer_exists(&p->st, p->conf->diff_ids[i]))
-			need += p->man->layers[i].size - store_partial_size(&p->st, p->man->layers[i].digest);
+			need += p->man->layers[i].size -
+				store_partial_size(&p->st, p->man->layers[i].digest);
 	struct statvfs sv;
 	if (statvfs(p->st.root, &sv) < 0)
 		return 0;
@@ -508,8 +514,31 @@ static int check_space(struct pull *p, struct berr *err)
 	long long min = p->po->cfg->min_free_space;
 	if (min > 0 && free_b - need < min)
 		return berr_setmsg(err, ENOSPC,
-				   "data root %s: %lld MiB free, this pull needs about %lld MiB and min-free-space is %lld MiB",
+				   "data root %s: %lld MiB free, this pull needs about %lld MiB "
+				   "and min-free-space is %lld MiB",
 				   p->st.root, free_b >> 20, need >> 20, min >> 20);
+	return 0;
+}
+
+/* Implicit directories take their lower layers' metadata (see
+ * store_unpack_fixup); before the image is recorded, and again on every pull
+ * of it, so a crash in between only delays it. */
+static int fixup_layers(struct pull *p, struct berr *err)
+{
+	int n = p->man->nlayers;
+	_cleanup_free_ char *paths = malloc((size_t)n * PATH_MAX);
+	char *layers[MANIFEST_MAX_LAYERS];
+	if (!paths)
+		return berr_set(err, ENOMEM, "layers");
+	for (int i = 0; i < n; i++) {
+		layers[i] = paths + (size_t)i * PATH_MAX;
+		store_layer_path(&p->st, p->conf->diff_ids[i], layers[i], PATH_MAX);
+	}
+	for (int i = 1; i < n; i++) {
+		int rc = store_unpack_fixup(layers, i, err);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -593,13 +622,14 @@ int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIG
 	if (!po->quiet) {
 		char repo[REF_HOST_MAX + REF_PATH_MAX];
 		net_ref_repo(&p->ref, true, repo, sizeof(repo));
-		fprintf(po->out, "%s: Pulling from %s\n", p->ref.tag[0] ? p->ref.tag : p->ref.digest,
-			repo);
+		fprintf(po->out, "%s: Pulling from %s\n",
+			p->ref.tag[0] ? p->ref.tag : p->ref.digest, repo);
 	}
 	rc = fetch_manifest(p, buf, err);
 	rc = rc ?: fetch_config(p, buf, err);
 	rc = rc ?: check_space(p, err);
 	rc = rc ?: fetch_layers(p, err);
+	rc = rc ?: fixup_layers(p, err);
 	bool fresh = false;
 	rc = rc ?: record_image(p, id, &fresh, err);
 	if (rc == 0 && !po->quiet) {

@@ -17,13 +17,15 @@ int agent_cmd_search(const struct agent_opts *o, int argc, char **argv)
 {
 	int limit = 25;
 	const struct agent_flag flags[] = { { "limit", 0, FLAG_INT, &limit } };
-	int n = agent_flags(argc, argv, flags, 1,
-			    "Usage: berth search [--limit N] REGISTRY[/TERM]\n\n"
-			    "List repositories of a registry whose name contains TERM, with their tags.\n");
+	int n = agent_flags(
+		argc, argv, flags, 1,
+		"Usage: berth search [--limit N] REGISTRY[/TERM]\n\n"
+		"List repositories of a registry whose name contains TERM, with their tags.\n");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n != 1)
-		return agent_usage("search: needs REGISTRY[/TERM], e.g. registry.example.com:5000/app");
+		return agent_usage(
+			"search: needs REGISTRY[/TERM], e.g. registry.example.com:5000/app");
 	if (limit < 1 || limit > 1000)
 		return agent_usage("search: --limit must be from 1 to 1000");
 	char host[REF_HOST_MAX + 8], term[REF_PATH_MAX] = "";
@@ -83,7 +85,8 @@ int agent_cmd_search(const struct agent_opts *o, int argc, char **argv)
 			const cJSON *t;
 			cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(tj, "tags"))
 			{
-				if (!cJSON_IsString(t) || strlen(tags) + strlen(t->valuestring) + 8 > sizeof(tags))
+				if (!cJSON_IsString(t) ||
+				    strlen(tags) + strlen(t->valuestring) + 8 > sizeof(tags))
 					continue;
 				if (tags[0])
 					strcat(tags, ", ");

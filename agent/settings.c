@@ -41,8 +41,8 @@ static int get_strings(const cJSON *arr, const char **out, int max, int *n, cons
 	cJSON_ArrayForEach(e, arr)
 	{
 		if (!cJSON_IsString(e))
-			return berr_setmsg(err, EINVAL, "%s: \"%s\" must be a list of strings", file,
-					   key);
+			return berr_setmsg(err, EINVAL, "%s: \"%s\" must be a list of strings",
+					   file, key);
 		if (*n == max)
 			return berr_setmsg(err, E2BIG, "%s: \"%s\" has more than %d entries", file,
 					   key, max);
@@ -51,8 +51,8 @@ static int get_strings(const cJSON *arr, const char **out, int max, int *n, cons
 	return 0;
 }
 
-static int add_mirrors(struct agent_config *c, const char *host, const cJSON *arr,
-		       const char *file, struct berr *err)
+static int add_mirrors(struct agent_config *c, const char *host, const cJSON *arr, const char *file,
+		       struct berr *err)
 {
 	if (c->nmirrors == AGENT_MAX_MIRROR_HOSTS)
 		return berr_setmsg(err, E2BIG, "%s: mirrors for more than %d registries", file,
@@ -106,15 +106,18 @@ int agent_config_load(struct agent_config *c, const char *path, struct berr *err
 	c->data_root = v ? v->valuestring : NULL;
 	int rc = get_int(doc, "max-concurrent-downloads", &c->max_concurrent_downloads, 1, 16, file,
 			 err);
-	rc = rc ?: get_int(doc, "max-download-attempts", &c->max_download_attempts, 1, 100, file, err);
+	rc = rc
+		     ?: get_int(doc, "max-download-attempts", &c->max_download_attempts, 1, 100,
+				file, err);
 	rc = rc ?: get_int(doc, "retry-base-ms", &c->retry_base_ms, 1, 60000, file, err);
 	rc = rc ?: get_int(doc, "timeout-ms", &c->timeout_ms, 100, 600000, file, err);
 	int mib = 0;
 	rc = rc ?: get_int(doc, "min-free-space-mb", &mib, 0, 1 << 30, file, err);
 	c->min_free_space = (long long)mib << 20;
-	rc = rc ?: get_strings(cJSON_GetObjectItemCaseSensitive(doc, "insecure-registries"),
-			       c->insecure, AGENT_MAX_INSECURE, &c->ninsecure, file,
-			       "insecure-registries", err);
+	rc = rc
+		     ?: get_strings(cJSON_GetObjectItemCaseSensitive(doc, "insecure-registries"),
+				    c->insecure, AGENT_MAX_INSECURE, &c->ninsecure, file,
+				    "insecure-registries", err);
 	const cJSON *hub = cJSON_GetObjectItemCaseSensitive(doc, "registry-mirrors");
 	if (rc == 0 && hub)
 		rc = add_mirrors(c, "docker.io", hub, file, err);

@@ -28,8 +28,8 @@ int net_auth_parse_challenge(const char *hdr, struct net_auth_challenge *c, stru
 /* Parses a token endpoint's JSON answer: "token" (or "access_token"),
  * "expires_in" (seconds; 60 when absent, as the spec says). Returns 0 or
  * -EBADMSG. */
-int net_auth_parse_token(const char *body, size_t len, char *token, size_t toklen,
-			 int *expires_in, struct berr *err);
+int net_auth_parse_token(const char *body, size_t len, char *token, size_t toklen, int *expires_in,
+			 struct berr *err);
 
 /* Base64 (RFC 4648, with padding). encode: returns output length (NUL
  * written) or -ENOSPC. decode: accepts padded or unpadded input, rejects

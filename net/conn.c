@@ -54,7 +54,8 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
 }
 
 int net_conn_open(struct net_conn *c, const char *host, uint16_t port, bool tls,
-		  const struct net_tls_trust *trust, int timeout_ms, struct berr *err)
+		  const struct net_tls_trust *trust, const char *certs_name, int timeout_ms,
+		  struct berr *err)
 {
 	c->fd = -1;
 	c->tls = NULL;
@@ -81,7 +82,9 @@ int net_conn_open(struct net_conn *c, const char *host, uint16_t port, bool tls,
 	c->fd = fd;
 	if (tls && CONFIG_TLS) {
 		char hostport[300];
-		if (port == 443)
+		if (certs_name)
+			snprintf(hostport, sizeof(hostport), "%s", certs_name);
+		else if (port == 443)
 			snprintf(hostport, sizeof(hostport), "%s", host);
 		else
 			snprintf(hostport, sizeof(hostport), "%s:%u", host, port);

@@ -17,11 +17,13 @@ struct net_conn {
 };
 
 /* Resolves host, connects (each address in turn, bounded by timeout_ms) and,
- * with tls, starts a TLS session checked against trust for host; hostport
- * names the certs.d directory. Returns 0 or -errno with err
- * ("connect 127.0.0.1:5000: Connection refused"). */
+ * with tls, starts a TLS session checked against trust for host. The
+ * certs.d directory used is certs_name ("host:port") when given, else the
+ * host's own ("host" for 443, "host:port" otherwise). Returns 0 or -errno
+ * with err ("connect 127.0.0.1:5000: Connection refused"). */
 int net_conn_open(struct net_conn *c, const char *host, uint16_t port, bool tls,
-		  const struct net_tls_trust *trust, int timeout_ms, struct berr *err);
+		  const struct net_tls_trust *trust, const char *certs_name, int timeout_ms,
+		  struct berr *err);
 
 /* Reads up to len bytes: count, 0 at EOF, or -errno (-ETIMEDOUT). */
 ssize_t net_conn_read(struct net_conn *c, void *buf, size_t len, struct berr *err);

@@ -24,7 +24,7 @@ struct http_resp {
 	char content_type[128]; /* media type only, parameters and spaces removed, lowercase */
 	char location[2048];
 	char www_authenticate[1024];
-	char docker_digest[80];  /* Docker-Content-Digest */
+	char docker_digest[80]; /* Docker-Content-Digest */
 	char content_range[96];
 	char etag[128];
 };
@@ -56,8 +56,8 @@ void http_chunked_init(struct http_chunked *c);
  * and *out_len says how much there is. All of buf is consumed. *done becomes
  * true after the last chunk and its trailers; bytes after that are an error
  * (the caller passes only what belongs to this body). Returns 0 or -EBADMSG. */
-int http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *out_len,
-			bool *done, struct berr *err);
+int http_chunked_decode(struct http_chunked *c, char *buf, size_t len, size_t *out_len, bool *done,
+			struct berr *err);
 
 struct http_url {
 	bool tls;        /* https */

@@ -34,8 +34,8 @@ static int send_request(struct http_client *c, const char *method, const struct 
 	const char *lb = strchr(u->host, ':') ? "[" : "", *rb = *lb ? "]" : "";
 	bool default_port = u->port == (u->tls ? 443 : 80);
 	int n = snprintf(req, sizeof(req),
-			 "%s %s HTTP/1.1\r\nHost: %s%s%s%s%.0u\r\nUser-Agent: berth\r\n%s\r\n", method,
-			 u->path, lb, u->host, rb, default_port ? "" : ":",
+			 "%s %s HTTP/1.1\r\nHost: %s%s%s%s%.0u\r\nUser-Agent: berth\r\n%s\r\n",
+			 method, u->path, lb, u->host, rb, default_port ? "" : ":",
 			 default_port ? 0 : u->port, headers ? headers : "");
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return berr_setmsg(err, E2BIG, "%s %s: request too long", method, u->path);
@@ -53,7 +53,8 @@ static ssize_t read_head(struct http_client *c, struct berr *err)
 		if (c->have == sizeof(c->buf))
 			return berr_setmsg(err, EMSGSIZE, "response head larger than %d bytes",
 					   HTTP_HEAD_MAX);
-		ssize_t n = net_conn_read(&c->conn, c->buf + c->have, sizeof(c->buf) - c->have, err);
+		ssize_t n =
+			net_conn_read(&c->conn, c->buf + c->have, sizeof(c->buf) - c->have, err);
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -72,7 +73,7 @@ int http_client_request(struct http_client *c, const char *method, const struct 
 		if (!reused) {
 			http_client_close(c);
 			int rc = net_conn_open(&c->conn, u->host, u->port, u->tls, c->trust,
-					       c->timeout_ms, err);
+					       c->certs_name, c->timeout_ms, err);
 			if (rc < 0)
 				return rc;
 			c->open = true;
@@ -223,8 +224,8 @@ ssize_t http_client_read_all(struct http_client *c, char *buf, size_t cap, struc
 			char probe;
 			if (http_client_read(c, &probe, 1, NULL) > 0) {
 				http_client_close(c);
-				return berr_setmsg(err, EFBIG, "response body larger than %zu bytes",
-						   cap - 1);
+				return berr_setmsg(err, EFBIG,
+						   "response body larger than %zu bytes", cap - 1);
 			}
 			break;
 		}

@@ -15,6 +15,7 @@ struct http_client {
 	char host[256];
 	uint16_t port;
 	const struct net_tls_trust *trust;
+	const char *certs_name; /* certs.d entry to use instead of each host's own */
 	int timeout_ms;
 	/* body state of the current response */
 	bool in_body;

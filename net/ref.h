@@ -16,9 +16,9 @@
 #define REF_STR_MAX (REF_HOST_MAX + REF_PATH_MAX + REF_TAG_MAX + DIGEST_STR_MAX)
 
 struct net_ref {
-	char host[REF_HOST_MAX];   /* "docker.io", "localhost:5000", "[::1]:5000" */
-	char path[REF_PATH_MAX];   /* "library/busybox" */
-	char tag[REF_TAG_MAX];     /* "latest" by default; "" when only a digest was given */
+	char host[REF_HOST_MAX];     /* "docker.io", "localhost:5000", "[::1]:5000" */
+	char path[REF_PATH_MAX];     /* "library/busybox" */
+	char tag[REF_TAG_MAX];       /* "latest" by default; "" when only a digest was given */
 	char digest[DIGEST_STR_MAX]; /* "sha256:..." or "" */
 };
 

@@ -27,6 +27,10 @@ void net_registry_init(struct net_registry *r, const struct net_ref *ref,
 		snprintf(r->scope, sizeof(r->scope), "repository:%s:pull", ref->path);
 	http_client_init(&r->http, &cfg->trust, cfg->timeout_ms);
 	http_client_init(&r->other, &cfg->trust, cfg->timeout_ms);
+	/* Token servers and blob hosts a registry sends us to are reached with
+	 * the registry's own CAs as well, as Docker does. */
+	snprintf(r->certs_name, sizeof(r->certs_name), "%s", ref->host);
+	r->other.certs_name = r->certs_name;
 	for (int i = 0; i < cfg->nmirrors && r->nep < REGISTRY_MAX_MIRRORS; i++) {
 		struct net_registry_ep *ep = &r->ep[r->nep];
 		if (http_url_parse(cfg->mirrors[i], &ep->base, NULL) == 0) {
@@ -120,8 +124,8 @@ static int authenticate(struct net_registry *r, struct net_registry_ep *ep, cons
 	if (ch.scheme == NET_AUTH_BASIC) {
 		if (!basic)
 			return berr_setmsg(err, EACCES,
-					   "%s requires a login (run 'berth login %s')", ep_name(ep),
-					   ep_name(ep));
+					   "%s requires a login (run 'berth login %s')",
+					   ep_name(ep), ep_name(ep));
 		snprintf(ep->authz, sizeof(ep->authz), "Authorization: Basic %s\r\n", basic);
 		ep->token_expiry = 0;
 		return 0;
@@ -132,14 +136,16 @@ static int authenticate(struct net_registry *r, struct net_registry_ep *ep, cons
 		return berr_setmsg(err, EINVAL, "%s: token request too long", ep_name(ep));
 	char url[2048];
 	/* A login (no repository) asks for a token without scope. */
-	snprintf(url, sizeof(url), "%s%sservice=%s%s%s", ch.realm, strchr(ch.realm, '?') ? "&" : "?",
-		 service, r->scope[0] ? "&scope=" : "", r->scope[0] ? scope : "");
+	snprintf(url, sizeof(url), "%s%sservice=%s%s%s", ch.realm,
+		 strchr(ch.realm, '?') ? "&" : "?", service, r->scope[0] ? "&scope=" : "",
+		 r->scope[0] ? scope : "");
 	struct http_url u;
 	rc = http_url_parse(url, &u, err);
 	if (rc < 0)
 		return berr_prefix(err, "%s: token realm", ep_name(ep));
 	if (!u.tls && !r->cfg->insecure && basic)
-		return berr_setmsg(err, EACCES, "%s: refusing to send credentials to %s over plain HTTP",
+		return berr_setmsg(err, EACCES,
+				   "%s: refusing to send credentials to %s over plain HTTP",
 				   ep_name(ep), u.host);
 	char hdrs[600] = "";
 	if (basic)
@@ -151,20 +157,22 @@ static int authenticate(struct net_registry *r, struct net_registry_ep *ep, cons
 	if (resp.status != 200) {
 		http_client_skip(&r->other, 64 << 10);
 		if (resp.status == 401 || resp.status == 403)
-			return berr_setmsg(err, EACCES, "token from %s: credentials refused (HTTP %d)",
-					   u.host, resp.status);
+			return berr_setmsg(err, EACCES,
+					   "token from %s: credentials refused (HTTP %d)", u.host,
+					   resp.status);
 		return status_error(&resp, "token", u.host, err);
 	}
-	char *body = malloc(AUTH_TOKEN_MAX + 4096);
+	char *body = malloc(2 * AUTH_TOKEN_MAX + 4096);
 	char *tok = malloc(AUTH_TOKEN_MAX);
 	if (!body || !tok) {
 		free(body);
 		free(tok);
 		return berr_set(err, ENOMEM, "token");
 	}
-	ssize_t n = http_client_read_all(&r->other, body, AUTH_TOKEN_MAX + 4096, err);
+	ssize_t n = http_client_read_all(&r->other, body, 2 * AUTH_TOKEN_MAX + 4096, err);
 	int expires = 60;
-	rc = n < 0 ? (int)n : net_auth_parse_token(body, (size_t)n, tok, AUTH_TOKEN_MAX, &expires, err);
+	rc = n < 0 ? (int)n
+		   : net_auth_parse_token(body, (size_t)n, tok, AUTH_TOKEN_MAX, &expires, err);
 	if (rc == 0) {
 		snprintf(ep->authz, sizeof(ep->authz), "Authorization: Bearer %s\r\n", tok);
 		ep->token_expiry = now_s() + (expires > 20 ? expires - 10 : expires);
@@ -222,7 +230,8 @@ static int ep_get(struct net_registry *r, struct net_registry_ep *ep, const char
 		if (rc < 0)
 			return berr_prefix(err, "%s: redirect", ep_name(ep));
 		if (u.tls && !next.tls)
-			return berr_setmsg(err, EPERM, "%s: refusing redirect from https to http://%s",
+			return berr_setmsg(err, EPERM,
+					   "%s: refusing redirect from https to http://%s",
 					   ep_name(ep), next.host);
 		bool own = same_origin(&next, &ep->base);
 		r->body = own ? &r->http : &r->other;
@@ -291,17 +300,19 @@ int net_registry_blob(struct net_registry *r, const char *digest, int64_t offset
 			}
 		} else if (resp.status == 206) {
 			int64_t start, end, total;
-			if (http_parse_content_range(resp.content_range, &start, &end, &total, err) < 0 ||
+			if (http_parse_content_range(resp.content_range, &start, &end, &total,
+						     err) < 0 ||
 			    start != offset) {
 				http_client_close(r->body);
-				return berr_setmsg(err, EPROTO, "blob %.19s: %s sent range '%s' for offset %lld",
+				return berr_setmsg(err, EPROTO,
+						   "blob %.19s: %s sent range '%s' for offset %lld",
 						   digest, ep_name(ep), resp.content_range,
 						   (long long)offset);
 			}
 		} else if (resp.status == 416) {
 			http_client_skip(r->body, 64 << 10);
-			return berr_setmsg(err, ERANGE, "blob %.19s: %s refused range from %lld", digest,
-					   ep_name(ep), (long long)offset);
+			return berr_setmsg(err, ERANGE, "blob %.19s: %s refused range from %lld",
+					   digest, ep_name(ep), (long long)offset);
 		} else if (resp.status != 200) {
 			http_client_skip(r->body, 64 << 10);
 			rc = status_error(&resp, "blob", ep_name(ep), err);
@@ -370,8 +381,8 @@ int net_registry_ping(struct net_registry *r, struct berr *err)
 	return 0;
 }
 
-int net_registry_get(struct net_registry *r, const char *path, char *buf, size_t cap,
-		     size_t *len, struct berr *err)
+int net_registry_get(struct net_registry *r, const char *path, char *buf, size_t cap, size_t *len,
+		     struct berr *err)
 {
 	struct net_registry_ep *ep = &r->ep[r->nep - 1];
 	struct http_resp resp;

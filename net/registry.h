@@ -22,8 +22,8 @@ struct net_registry_config {
 	struct net_tls_trust trust;
 	const char *mirrors[REGISTRY_MAX_MIRRORS]; /* base URLs for this registry, in order */
 	int nmirrors;
-	bool insecure;      /* plain HTTP to the registry itself */
-	const char *basic;  /* base64 "user:password" for the registry host, or NULL */
+	bool insecure;     /* plain HTTP to the registry itself */
+	const char *basic; /* base64 "user:password" for the registry host, or NULL */
 	int timeout_ms;
 };
 
@@ -41,9 +41,10 @@ struct net_registry {
 	char scope[REF_PATH_MAX + 32]; /* token scope asked for; "" for none (login) */
 	int nep;
 	struct net_registry_ep ep[REGISTRY_MAX_MIRRORS + 1];
-	struct http_client http;  /* to the endpoints */
-	struct http_client other; /* redirect targets and token servers */
-	struct http_client *body; /* which one holds the current response body */
+	struct http_client http;       /* to the endpoints */
+	struct http_client other;      /* redirect targets and token servers */
+	char certs_name[REF_HOST_MAX]; /* the registry's certs.d entry, trusted for them too */
+	struct http_client *body;      /* which one holds the current response body */
 };
 
 /* Prepares a session for ref's repository (no I/O yet). r is large (two
@@ -81,8 +82,8 @@ int net_registry_ping(struct net_registry *r, struct berr *err);
 
 /* GETs a JSON document (at most cap-1 bytes) from the registry itself, e.g.
  * "/v2/_catalog" (set r->scope to what the token must allow first). */
-int net_registry_get(struct net_registry *r, const char *path, char *buf, size_t cap,
-		     size_t *len, struct berr *err);
+int net_registry_get(struct net_registry *r, const char *path, char *buf, size_t cap, size_t *len,
+		     struct berr *err);
 
 /* True for errors worth retrying (network, 5xx, 429); false for a missing
  * image, refused credentials, bad data. */

@@ -13,7 +13,7 @@
 struct net_tls_trust {
 	const char *ca_bundle; /* PEM bundle; default "/etc/ssl/certs/ca-certificates.crt" */
 	const char *certs_d;   /* Docker's convention: <certs_d>/<host[:port]>/ca.crt and any
-				  *.crt there; default "/etc/berth/certs.d" */
+				*.crt there; default "/etc/berth/certs.d" */
 };
 
 struct net_tls;

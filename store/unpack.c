@@ -43,6 +43,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -60,6 +61,7 @@
 #include <zlib.h>
 
 #include "board/cleanup.h"
+#include "board/fs.h"
 #include "store/tar.h"
 
 #define UNPACK_BUF (64 * 1024) /* inflate output */
@@ -70,6 +72,10 @@
 #define WH_META ".wh..wh."
 #define WH_OPAQUE ".wh..wh..opq"
 #define OPAQUE_XATTR "trusted.overlay.opaque"
+/* Directories the layer did not list but needed as parents, and the mark on
+ * a layer root that has such directories (see store_unpack_fixup). */
+#define IMPLICIT_XATTR "trusted.berth.implicit"
+#define FIXUP_XATTR "trusted.berth.fixup"
 
 enum { MODE_DETECT, MODE_TAR, MODE_GZIP };
 enum { KIND_NORMAL, KIND_SKIP, KIND_WHITEOUT, KIND_OPAQUE };
@@ -87,6 +93,7 @@ struct store_unpack {
 	bool root;    /* may chown and mknod */
 	bool openat2; /* the kernel has a usable openat2 */
 	bool walk;    /* tests: resolve with the component walk only */
+	bool marked;  /* the layer root carries FIXUP_XATTR */
 	int failed;   /* errno of the first error, then only free is allowed */
 	bool finished;
 	bool gz_init;
@@ -184,9 +191,10 @@ static long sys_openat2(int dirfd, const char *path)
 }
 
 /* One step of the walk: opens directory name in fd, never following a
- * symlink; creates it (0755) when missing and create. -ELOOP: a symlink is
- * in the way; -ENOTDIR: another non-directory. */
-static int walk_step(int fd, const char *name, bool create)
+ * symlink; creates it (0755) when missing and create, marking it implicit
+ * when mark (see store_unpack_fixup). -ELOOP: a symlink is in the way;
+ * -ENOTDIR: another non-directory. */
+static int walk_step(int fd, const char *name, bool create, bool mark)
 {
 	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 	int nfd = openat(fd, name, flags);
@@ -204,6 +212,8 @@ static int walk_step(int fd, const char *name, bool create)
 				close(nfd);
 				return -e;
 			}
+			if (made && mark)
+				fsetxattr(nfd, IMPLICIT_XATTR, "1", 1, 0);
 			return nfd;
 		}
 	}
@@ -223,7 +233,12 @@ static int walk_dir(struct store_unpack *u, char *dir, bool create)
 		char *slash = strchr(c, '/');
 		if (slash)
 			*slash = '\0';
-		int nfd = walk_step(fd, c, create);
+		int nfd = walk_step(fd, c, create, u->root);
+		if (nfd >= 0 && create && u->root && !u->marked &&
+		    fgetxattr(nfd, IMPLICIT_XATTR, NULL, 0) > 0) {
+			fsetxattr(u->rootfd, FIXUP_XATTR, "1", 1, 0);
+			u->marked = true;
+		}
 		if (slash)
 			*slash = '/';
 		close(fd);
@@ -610,6 +625,9 @@ static int do_dir(struct store_unpack *u, int pfd, const char *base, struct berr
 		if (fd < 0)
 			return ent_err(u, err, errno, true, "open directory");
 	}
+	/* Listed after all: its own metadata wins over the lower layers'. */
+	if (u->root)
+		fremovexattr(fd, IMPLICIT_XATTR);
 	int rc = set_meta(u, fd, -1, base, err);
 	if (!rc && opaque)
 		rc = set_opaque(u, fd, err);
@@ -1016,4 +1034,89 @@ bool store_unpack_test_walk(struct store_unpack *u, bool walk)
 {
 	u->walk = walk;
 	return u->openat2;
+}
+
+/* --- implicit directories ---
+ * A layer may create "a/b/f" without listing "a/b". Unpacked onto the layers
+ * below (as Docker and umoci do), "a/b" keeps the owner and mode it has
+ * there; overlayfs shows the upper layer's directory instead. So directories
+ * a layer creates implicitly are marked, and once the layers below are
+ * unpacked too they take the metadata of the nearest lower directory.
+ * Layers unpack in parallel, so this runs after all are in place. */
+
+static struct {
+	char *const *layers;
+	int below;
+	size_t rootlen;
+	int rc;
+} fix;
+
+/* Opens rel below root without following any symlink. */
+static int open_below(const char *root, const char *rel)
+{
+	_cleanup_close_ int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -errno;
+	long fd = sys_openat2(rfd, rel);
+	if (fd >= 0 || (errno != ENOSYS && errno != EINVAL && errno != EPERM))
+		return fd >= 0 ? (int)fd : -errno;
+	char tmp[TAR_PATH_MAX + 1];
+	snprintf(tmp, sizeof(tmp), "%s", rel);
+	int cur = fcntl(rfd, F_DUPFD_CLOEXEC, 0);
+	for (char *c = tmp; cur >= 0;) {
+		char *slash = strchr(c, '/');
+		if (slash)
+			*slash = '\0';
+		int nfd = walk_step(cur, c, false, false);
+		close(cur);
+		cur = nfd;
+		if (!slash)
+			break;
+		c = slash + 1;
+	}
+	return cur;
+}
+
+static int fix_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag != FTW_D || lgetxattr(path, IMPLICIT_XATTR, NULL, 0) <= 0)
+		return 0;
+	const char *rel = path + fix.rootlen;
+	while (*rel == '/')
+		rel++;
+	for (int j = fix.below - 1; j >= 0 && *rel; j--) {
+		int fd = open_below(fix.layers[j], rel);
+		if (fd < 0)
+			continue;
+		struct stat lst;
+		int ok = fstat(fd, &lst) == 0;
+		close(fd);
+		if (!ok)
+			continue;
+		struct timespec ts[2] = { lst.st_atim, lst.st_mtim };
+		if (lchown(path, lst.st_uid, lst.st_gid) < 0 ||
+		    chmod(path, lst.st_mode & 07777) < 0 ||
+		    utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			fix.rc = -errno;
+		break;
+	}
+	lremovexattr(path, IMPLICIT_XATTR);
+	return 0;
+}
+
+int store_unpack_fixup(char *const *layers, int i, struct berr *err)
+{
+	if (i <= 0 || lgetxattr(layers[i], FIXUP_XATTR, NULL, 0) <= 0)
+		return 0;
+	fix.layers = layers;
+	fix.below = i;
+	fix.rootlen = strlen(layers[i]);
+	fix.rc = 0;
+	if (nftw(layers[i], fix_one, 16, FTW_PHYS | FTW_MOUNT) < 0)
+		return berr_set(err, errno, "layer %s: fix implicit directories", layers[i]);
+	if (fix.rc < 0)
+		return berr_set(err, -fix.rc, "layer %s: fix implicit directories", layers[i]);
+	if (lremovexattr(layers[i], FIXUP_XATTR) < 0)
+		return berr_set(err, errno, "layer %s", layers[i]);
+	return fs_sync_dir(layers[i], err);
 }

@@ -36,6 +36,14 @@ int store_unpack_feed(struct store_unpack *u, const void *buf, size_t len, struc
 int store_unpack_finish(struct store_unpack *u, char diff_id[DIGEST_STR_MAX],
 			struct store_unpack_stats *stats, struct berr *err);
 
+/* Directories a layer creates without listing them (as parents of its
+ * entries) must look as they do in the layers below, as they would if the
+ * layer were unpacked onto them. Call once all of an image's layers are in
+ * place: gives layer i's implicit directories the owner, mode and times of
+ * the same directory in the nearest of layers[0..i-1] (lowest first), never
+ * following symlinks. Idempotent; cheap when the layer has none. */
+int store_unpack_fixup(char *const *layers, int i, struct berr *err);
+
 /* Frees the unpacker (does not remove what was written: the caller unpacks
  * into a temporary directory and removes or renames it). NULL is allowed. */
 void store_unpack_free(struct store_unpack *u);
