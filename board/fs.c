@@ -35,8 +35,7 @@ int fs_sync_parent(const char *path, struct berr *err)
 	return fs_sync_dir(dir, err);
 }
 
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		    struct berr *err)
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct berr *err)
 {
 	char tmp[PATH_MAX];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))

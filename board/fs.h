@@ -12,8 +12,7 @@
 /* Replaces path with data: writes "<path>.tmp.<pid>", fsyncs it, renames it
  * over path and fsyncs the directory. Readers see the old or the new
  * content, never a mix, whatever happens. Returns 0 or -errno. */
-int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		    struct berr *err);
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct berr *err);
 
 /* fsyncs the directory that contains path (or path itself with self). */
 int fs_sync_parent(const char *path, struct berr *err);

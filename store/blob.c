@@ -39,8 +39,9 @@ int store_open(struct store *s, const char *root, int mode, struct berr *err)
 	}
 	snprintf(p, sizeof(p), "%s/images", root);
 	if (!create)
-		return access(p, F_OK) == 0 ? 0
-					   : berr_setmsg(err, ENOENT, "data root %s: no images", root);
+		return access(p, F_OK) == 0
+			       ? 0
+			       : berr_setmsg(err, ENOENT, "data root %s: no images", root);
 	snprintf(p, sizeof(p), "%s/lock", root);
 	s->lockfd = open(p, O_RDWR | O_CLOEXEC | O_CREAT, 0600);
 	if (s->lockfd < 0)
@@ -270,8 +271,7 @@ int store_layer_tmpdir(struct store *s, const char *diff_id, char *out, size_t l
 	return 0;
 }
 
-int store_layer_commit(struct store *s, const char *tmpdir, const char *diff_id,
-		       struct berr *err)
+int store_layer_commit(struct store *s, const char *tmpdir, const char *diff_id, struct berr *err)
 {
 	char dst[PATH_MAX];
 	store_layer_path(s, diff_id, dst, sizeof(dst));

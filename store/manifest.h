@@ -20,7 +20,8 @@
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 /* The Accept header value for manifest requests. */
-#define MANIFEST_ACCEPT MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST
+#define MANIFEST_ACCEPT \
+	MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST
 
 enum store_mkind {
 	MKIND_UNKNOWN,
@@ -41,7 +42,7 @@ struct store_desc {
 	char media_type[128];
 	char digest[DIGEST_STR_MAX];
 	int64_t size;
-	enum store_compression comp; /* layers: from the media type */
+	enum store_compression comp;    /* layers: from the media type */
 	struct store_platform platform; /* index entries only */
 };
 
@@ -68,8 +69,7 @@ enum store_mkind store_manifest_kind(const char *content_type, const char *body,
  * digest and a non-negative size; layer media types must be tar, tar+gzip or
  * tar+zstd (OCI or Docker); more than MANIFEST_MAX_LAYERS layers is an error.
  * Returns 0 or -EBADMSG / -E2BIG / -ENOTSUP with err. */
-int store_manifest_parse(const char *body, size_t len, struct store_manifest *m,
-			 struct berr *err);
+int store_manifest_parse(const char *body, size_t len, struct store_manifest *m, struct berr *err);
 
 /* Parses an index / manifest list (entries without a platform are kept with
  * empty platform fields). */

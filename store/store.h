@@ -76,8 +76,7 @@ typedef int store_replay_fn(void *arg, const void *buf, size_t len, struct berr 
 int store_partial_open(struct store *s, const char *digest, struct store_partial *p,
 		       store_replay_fn *replay, void *arg, struct berr *err);
 /* Appends and hashes; fdatasyncs every few MiB so a power cut loses little. */
-int store_partial_append(struct store_partial *p, const void *buf, size_t len,
-			 struct berr *err);
+int store_partial_append(struct store_partial *p, const void *buf, size_t len, struct berr *err);
 /* Starts over (the server ignored our Range request). */
 int store_partial_reset(struct store_partial *p, struct berr *err);
 /* Verifies size and digest. On success removes the partial file (a layer is
@@ -97,8 +96,7 @@ int store_layer_tmpdir(struct store *s, const char *diff_id, char *out, size_t l
 		       struct berr *err);
 /* Makes a fully unpacked and synced temp dir the layer diff_id. If another
  * pull committed the same layer meanwhile, the temp dir is removed. */
-int store_layer_commit(struct store *s, const char *tmpdir, const char *diff_id,
-		       struct berr *err);
+int store_layer_commit(struct store *s, const char *tmpdir, const char *diff_id, struct berr *err);
 
 /* --- images and tags --- */
 struct store_image {

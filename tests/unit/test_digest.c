@@ -8,11 +8,13 @@ static void test_known_vectors(void)
 	char out[DIGEST_STR_MAX];
 	store_sha256_init(&h);
 	store_sha256_final(&h, out);
-	T_EXPECT_STR(out, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	T_EXPECT_STR(out,
+		     "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	store_sha256_update(&h, "ab", 2);
 	store_sha256_update(&h, "c", 1);
 	store_sha256_final(&h, out);
-	T_EXPECT_STR(out, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	T_EXPECT_STR(out,
+		     "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	T_EXPECT(store_digest_valid(out));
 }
 

@@ -14,8 +14,9 @@ static void test_mixed_flags_and_operands(void)
 		{ "platform", 0, FLAG_STR, &plat },
 		{ "filter", 'f', FLAG_LIST, &f },
 	};
-	char *argv[] = { "images", "-aq", "repo", "--platform=linux/arm64", "-f", "dangling=true",
-			 "--filter", "reference=x*", "--", "-notaflag", NULL };
+	char *argv[] = { "images", "-aq",           "repo",     "--platform=linux/arm64",
+			 "-f",     "dangling=true", "--filter", "reference=x*",
+			 "--",     "-notaflag",     NULL };
 	int n = agent_flags(10, argv, flags, 4, "usage\n");
 	T_EXPECT_INT(n, 2);
 	T_EXPECT(q && a);
