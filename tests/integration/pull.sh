@@ -220,4 +220,19 @@ b pull "$IMG_REF"
 expect "anonymous Bearer token flow" "rc=$RC err=$ERR" test "$RC" = 0
 expect "one token fetched for the pull" "tokens=$(token_stat tok tokens)" \
 	test "$(token_stat tok tokens)" -ge 1 -a "$(token_stat tok tokens)" -le 4
+
+# A token server that wants credentials: login through the token flow.
+registry_start tokauth token --require-auth || notok "registry" "token registry did not start"
+img_single tokauth test/busybox:1
+mkdir -p "$BERTH_CONFIG/certs.d/$REG_TOKAUTH_HOST"
+cp "$REG_TOKAUTH_CA" "$BERTH_CONFIG/certs.d/$REG_TOKAUTH_HOST/ca.crt"
+b pull "$IMG_REF"
+expect "credentialed token flow without login: refused" "wrong" \
+	eval 'test "$RC" = 1 && one_error_line && grep -qi "credentials refused\|access denied" <<<"$ERR"'
+b login -u "$REG_TOKAUTH_USER" -p "$REG_TOKAUTH_PASS" "$REG_TOKAUTH_HOST"
+expect "login through the token flow" "rc=$RC err=$ERR" test "$RC" = 0
+token_reset tokauth
+b pull "$IMG_REF"
+expect "pull with a token bought with credentials" "rc=$RC err=$ERR" \
+	test "$RC" = 0 -a "$(token_stat tokauth anonymous)" = 0
 finish
