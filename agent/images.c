@@ -192,6 +192,26 @@ static bool filter_match(const struct agent_strlist *f, const char *repo, const 
 	return true;
 }
 
+/* Loads config, store and listing for a read-only command; returns 0 or the
+ * exit code after reporting. An absent store reads as empty. */
+static int open_listing(const struct agent_opts *o, const char *cmd, struct store *st,
+			struct listing *l)
+{
+	struct agent_config cfg;
+	memset(l, 0, sizeof(*l));
+	if (load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	bool empty;
+	int rc = open_read(data_root(o, &cfg), st, &empty);
+	agent_config_free(&cfg);
+	if (rc)
+		return rc;
+	struct berr err = { 0 };
+	if (!empty && listing_load(st, l, &err) < 0)
+		return agent_fail("%s: %s", cmd, err.msg);
+	return 0;
+}
+
 int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 {
 	bool all = false, quiet = false, digests = false, notrunc = false;
@@ -214,19 +234,11 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 1)
 		return agent_usage("images: takes at most one repository");
-	struct agent_config cfg;
-	if (load_config(o, &cfg))
-		return AGENT_EXIT_FAIL;
 	struct store st;
-	bool empty;
-	int rc = open_read(data_root(o, &cfg), &st, &empty);
-	agent_config_free(&cfg);
+	struct listing l;
+	int rc = open_listing(o, "images", &st, &l);
 	if (rc)
 		return rc;
-	struct listing l = { 0 };
-	struct berr err = { 0 };
-	if (!empty && listing_load(&st, &l, &err) < 0)
-		return agent_fail("images: %s", err.msg);
 	if (n == 1) {
 		if (filters.n == AGENT_LIST_MAX)
 			return agent_usage("images: too many filters");
@@ -512,19 +524,12 @@ static int image_inspect(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n < 1)
 		return agent_usage("inspect: needs at least one image");
-	struct agent_config cfg;
-	if (load_config(o, &cfg))
-		return AGENT_EXIT_FAIL;
 	struct store st;
-	bool empty;
-	int rc = open_read(data_root(o, &cfg), &st, &empty);
-	agent_config_free(&cfg);
+	struct listing l;
+	struct berr err = { 0 };
+	int rc = open_listing(o, "inspect", &st, &l);
 	if (rc)
 		return rc;
-	struct listing l = { 0 };
-	struct berr err = { 0 };
-	if (!empty && listing_load(&st, &l, &err) < 0)
-		return agent_fail("inspect: %s", err.msg);
 	cJSON *arr = cJSON_CreateArray();
 	int failed = 0;
 	for (int i = 1; i <= n; i++) {
@@ -628,21 +633,13 @@ int agent_cmd_system(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 0)
 		return agent_usage("system df: takes no arguments");
-	struct agent_config cfg;
-	if (load_config(o, &cfg))
-		return AGENT_EXIT_FAIL;
 	struct store st;
-	bool empty;
-	int rc = open_read(data_root(o, &cfg), &st, &empty);
-	agent_config_free(&cfg);
+	struct listing l;
+	int rc = open_listing(o, "system df", &st, &l);
 	if (rc)
 		return rc;
-	struct listing l = { 0 };
-	struct berr err = { 0 };
-	if (!empty && listing_load(&st, &l, &err) < 0)
-		return agent_fail("system df: %s", err.msg);
 	long long size = 0;
-	if (!empty) {
+	{
 		char p[PATH_MAX];
 		snprintf(p, sizeof(p), "%s/layers", st.root);
 		size = fs_du(p);

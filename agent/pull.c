@@ -317,6 +317,32 @@ static void handle_msg(struct pull *p, struct layer_view *views, char *line, str
 	}
 }
 
+struct msgbuf {
+	char buf[4096];
+	size_t have;
+};
+
+/* Reads what the workers' pipe holds and handles each whole line; returns
+ * what read() returned. */
+static ssize_t read_msgs(struct pull *p, struct layer_view *views, int fd, struct msgbuf *m,
+			 struct berr *err, int *failed)
+{
+	ssize_t r = read(fd, m->buf + m->have, sizeof(m->buf) - 1 - m->have);
+	if (r <= 0)
+		return r;
+	m->have += (size_t)r;
+	m->buf[m->have] = '\0';
+	char *line = m->buf, *nl;
+	while ((nl = strchr(line, '\n'))) {
+		*nl = '\0';
+		handle_msg(p, views, line, err, failed);
+		line = nl + 1;
+	}
+	m->have = strlen(line);
+	memmove(m->buf, line, m->have);
+	return r;
+}
+
 static int fetch_layers(struct pull *p, struct berr *err)
 {
 	int n = p->man->nlayers;
@@ -345,8 +371,7 @@ static int fetch_layers(struct pull *p, struct berr *err)
 	net_registry_close(p->reg);
 	fflush(p->po->out);
 	int running = 0, next = 0, failed = 0, exitbad = 0;
-	char buf[4096];
-	size_t have = 0;
+	struct msgbuf m = { .have = 0 };
 	while (next < ntodo || running) {
 		while (!failed && next < ntodo && running < p->po->cfg->max_concurrent_downloads) {
 			int idx = todo[next++];
@@ -369,21 +394,8 @@ static int fetch_layers(struct pull *p, struct berr *err)
 		if (!running)
 			break;
 		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
-		if (poll(&pf, 1, 200) > 0) {
-			ssize_t r = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
-			if (r > 0) {
-				have += (size_t)r;
-				buf[have] = '\0';
-				char *line = buf, *nl;
-				while ((nl = strchr(line, '\n'))) {
-					*nl = '\0';
-					handle_msg(p, views, line, err, &failed);
-					line = nl + 1;
-				}
-				have = strlen(line);
-				memmove(buf, line, have);
-			}
-		}
+		if (poll(&pf, 1, 200) > 0)
+			read_msgs(p, views, pfd[0], &m, err, &failed);
 		int status;
 		pid_t pid;
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -395,19 +407,8 @@ static int fetch_layers(struct pull *p, struct berr *err)
 	/* Messages still in the pipe (a worker's last words); with our own
 	 * write end closed, read ends at EOF. */
 	close(pfd[1]);
-	ssize_t r;
-	while ((r = read(pfd[0], buf + have, sizeof(buf) - 1 - have)) > 0) {
-		have += (size_t)r;
-		buf[have] = '\0';
-		char *line = buf, *nl;
-		while ((nl = strchr(line, '\n'))) {
-			*nl = '\0';
-			handle_msg(p, views, line, err, &failed);
-			line = nl + 1;
-		}
-		have = strlen(line);
-		memmove(buf, line, have);
-	}
+	while (read_msgs(p, views, pfd[0], &m, err, &failed) > 0)
+		;
 	close(pfd[0]);
 	if (failed)
 		return -(err && err->code ? err->code : EIO);
