@@ -15,7 +15,7 @@
 #include "board/cleanup.h"
 #include "board/fs.h"
 
-#define PARTIAL_SYNC_EVERY (4 << 20)
+#define PARTIAL_SYNC_EVERY (32 << 20) /* a power cut loses at most this much */
 
 static const char *const layout[] = {
 	"blobs/sha256", "blobs/partial", "layers/sha256", "layers/tmp", "images",

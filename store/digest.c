@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "sha256_hw.h"
+
 bool store_digest_valid(const char *s)
 {
 	if (strncmp(s, "sha256:", 7))
@@ -14,21 +16,83 @@ bool store_digest_valid(const char *s)
 	return s[64] == '\0';
 }
 
+static const uint32_t sha256_iv[8] = {
+	0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+};
+
+/* Checked once per process: CPUID is cheap but not free. */
+static int hw_state = -1;
+
 void store_sha256_init(struct store_sha256 *h)
 {
-	br_sha256_init(&h->ctx);
+	if (hw_state < 0)
+		hw_state = store_sha256_hw();
+	h->hw = hw_state;
+	h->count = 0;
+	if (h->hw)
+		memcpy(h->h, sha256_iv, sizeof(h->h));
+	else
+		br_sha256_init(&h->ctx);
 }
 
 void store_sha256_update(struct store_sha256 *h, const void *data, size_t len)
 {
-	br_sha256_update(&h->ctx, data, len);
+	if (!h->hw) {
+		br_sha256_update(&h->ctx, data, len);
+		return;
+	}
+	const unsigned char *p = data;
+	size_t used = (size_t)(h->count & 63);
+	h->count += len;
+	if (used) {
+		size_t take = 64 - used < len ? 64 - used : len;
+		memcpy(h->buf + used, p, take);
+		p += take;
+		len -= take;
+		if (used + take < 64)
+			return;
+		store_sha256_hw_blocks(h->h, h->buf, 1);
+	}
+	if (len >= 64) {
+		store_sha256_hw_blocks(h->h, p, len / 64);
+		p += len & ~(size_t)63;
+		len &= 63;
+	}
+	memcpy(h->buf, p, len);
+}
+
+/* The final block(s) with FIPS 180-4 padding, on a copy of the state. */
+static void hw_out(const struct store_sha256 *h, unsigned char bin[32])
+{
+	uint32_t st[8];
+	unsigned char pad[128];
+	size_t used = (size_t)(h->count & 63);
+	size_t n = used < 56 ? 64 : 128;
+	memcpy(st, h->h, sizeof(st));
+	memset(pad, 0, sizeof(pad));
+	memcpy(pad, h->buf, used);
+	pad[used] = 0x80;
+	uint64_t bits = h->count * 8;
+	for (int i = 0; i < 8; i++)
+		pad[n - 1 - i] = (unsigned char)(bits >> (8 * i));
+	store_sha256_hw_blocks(st, pad, n / 64);
+	for (int i = 0; i < 8; i++) {
+		bin[4 * i] = (unsigned char)(st[i] >> 24);
+		bin[4 * i + 1] = (unsigned char)(st[i] >> 16);
+		bin[4 * i + 2] = (unsigned char)(st[i] >> 8);
+		bin[4 * i + 3] = (unsigned char)st[i];
+	}
 }
 
 void store_sha256_final(const struct store_sha256 *h, char out[DIGEST_STR_MAX])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char bin[32];
-	br_sha256_out(&h->ctx, bin);
+	if (h->hw)
+		hw_out(h, bin);
+	else
+		br_sha256_out(&h->ctx, bin);
 	memcpy(out, "sha256:", 7);
 	for (int i = 0; i < 32; i++) {
 		out[7 + 2 * i] = hex[bin[i] >> 4];
