@@ -85,10 +85,16 @@ static int job_unpack_start(struct layer_job *j, struct berr *err)
 	return j->un ? 0 : -(err && err->code ? err->code : EIO);
 }
 
+/* Unpack errors name where: "disk full" alone does not say which disk. */
+static int job_unpack(struct layer_job *j, const void *buf, size_t len, struct berr *err)
+{
+	int rc = store_unpack_feed(j->un, buf, len, err);
+	return rc < 0 ? berr_prefix(err, "unpack into %s", j->tmpdir) : 0;
+}
+
 static int job_replay(void *arg, const void *buf, size_t len, struct berr *err)
 {
-	struct layer_job *j = arg;
-	return store_unpack_feed(j->un, buf, len, err);
+	return job_unpack(arg, buf, len, err);
 }
 
 static int job_sink(void *arg, const void *buf, size_t len, struct berr *err)
@@ -96,7 +102,7 @@ static int job_sink(void *arg, const void *buf, size_t len, struct berr *err)
 	struct layer_job *j = arg;
 	int rc = store_partial_append(&j->part, buf, len, err);
 	if (rc == 0)
-		rc = store_unpack_feed(j->un, buf, len, err);
+		rc = job_unpack(j, buf, len, err);
 	long long t = now_ms();
 	if (t - j->last_report >= 100) {
 		j->last_report = t;
@@ -178,14 +184,21 @@ static int layer_fetch(struct layer_job *j, struct berr *err)
 	struct store_unpack_stats stats;
 	rc = store_unpack_finish(j->un, got, &stats, err);
 	if (rc < 0)
-		return rc;
-	if (strcmp(got, diff))
+		return berr_prefix(err, "unpack into %s", j->tmpdir);
+	if (strcmp(got, diff)) {
+		store_partial_remove(&j->part);
 		return berr_setmsg(err, EBADMSG,
 				   "layer %.19s: uncompressed digest %s, config says %s", d->digest,
 				   got, diff);
+	}
 	store_unpack_free(j->un);
 	j->un = NULL;
-	return store_layer_commit(&p->st, j->tmpdir, diff, err);
+	rc = store_layer_commit(&p->st, j->tmpdir, diff, err);
+	/* Only now may the download go: until the layer is in place, a crash
+	 * must find its bytes on disk. */
+	if (rc == 0)
+		store_partial_remove(&j->part);
+	return rc;
 }
 
 static int layer_worker(struct pull *p, int idx, int fd)
@@ -610,7 +623,7 @@ int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIG
 	p->conf = conf;
 	int rc = net_ref_parse(refstr, &p->ref, err);
 	if (rc < 0)
-		return rc;
+		return berr_prefix(err, "pull %s", refstr);
 	rc = store_open(&p->st, po->root, STORE_WRITE, err);
 	if (rc < 0)
 		return berr_prefix(err, "pull %s", refstr);

@@ -231,8 +231,14 @@ int store_partial_finish(struct store_partial *p, const char *digest, int64_t si
 				(long long)p->have, (long long)size);
 	else if (strcmp(got, digest))
 		r = berr_setmsg(err, EBADMSG, "blob %s: content has digest %s", digest, got);
-	unlink(p->path);
+	if (r < 0)
+		unlink(p->path);
 	return r;
+}
+
+void store_partial_remove(struct store_partial *p)
+{
+	unlink(p->path);
 }
 
 void store_partial_close(struct store_partial *p)

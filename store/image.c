@@ -321,5 +321,8 @@ int store_image_delete(struct store *s, const char *id, struct berr *err)
 
 long long store_gc(struct store *s)
 {
-	return gc_except(s, NULL);
+	struct used none = { 0 };
+	/* Under the writer lock no pull is running: partials are leftovers. */
+	long long partial = sweep(s, "blobs/partial", &none);
+	return gc_except(s, NULL) + partial;
 }

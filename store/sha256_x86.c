@@ -45,13 +45,15 @@ store_sha256_hw_blocks(uint32_t state[8], const unsigned char *data, size_t nblo
 			w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16 * i)),
 						bswap);
 		for (int r = 0; r < 16; r++) {
-			__m128i m = _mm_add_epi32(w[r & 3], _mm_loadu_si128((const __m128i *)&K[4 * r]));
+			__m128i m = _mm_add_epi32(w[r & 3],
+						  _mm_loadu_si128((const __m128i *)&K[4 * r]));
 			s1 = _mm_sha256rnds2_epu32(s1, s0, m);
 			s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));
 			if (r < 12) {
 				/* W[t..t+3] from the four quads before it. */
 				__m128i x = _mm_sha256msg1_epu32(w[r & 3], w[(r + 1) & 3]);
-				x = _mm_add_epi32(x, _mm_alignr_epi8(w[(r + 3) & 3], w[(r + 2) & 3], 4));
+				x = _mm_add_epi32(
+					x, _mm_alignr_epi8(w[(r + 3) & 3], w[(r + 2) & 3], 4));
 				w[r & 3] = _mm_sha256msg2_epu32(x, w[(r + 3) & 3]);
 			}
 		}

@@ -79,11 +79,15 @@ int store_partial_open(struct store *s, const char *digest, struct store_partial
 int store_partial_append(struct store_partial *p, const void *buf, size_t len, struct berr *err);
 /* Starts over (the server ignored our Range request). */
 int store_partial_reset(struct store_partial *p, struct berr *err);
-/* Verifies size and digest. On success removes the partial file (a layer is
- * kept unpacked, not compressed); on a mismatch removes it too and fails
- * with -EBADMSG, so the next attempt starts clean. */
+/* Verifies size and digest. On a mismatch removes the partial file and fails
+ * with -EBADMSG, so the next attempt starts clean. On success the file stays
+ * until store_partial_remove: a crash before the layer is committed must not
+ * lose the download. */
 int store_partial_finish(struct store_partial *p, const char *digest, int64_t size,
 			 struct berr *err);
+/* Removes a finished download once what was made from it is safely stored
+ * (a layer is kept unpacked, not compressed). */
+void store_partial_remove(struct store_partial *p);
 void store_partial_close(struct store_partial *p);
 /* Bytes of a partial download on disk (0 if none). */
 int64_t store_partial_size(const struct store *s, const char *digest);
@@ -138,7 +142,7 @@ int store_tag_get(const struct store *s, const char *name, char id[DIGEST_STR_MA
 		  struct berr *err);
 
 /* Removes layers and blobs no image record uses (after a crash in the middle
- * of a delete). Returns bytes freed. */
+ * of a delete) and partial downloads. Returns bytes freed. */
 long long store_gc(struct store *s);
 
 #endif

@@ -95,6 +95,9 @@ static void test_partial_resume(void)
 	T_EXPECT(!memcmp(c.data, full, 7));
 	T_EXPECT_INT(store_partial_append(&p, full + 7, strlen(full) - 7, &e), 0);
 	T_EXPECT_INT(store_partial_finish(&p, d, (int64_t)strlen(full), &e), 0);
+	/* Kept until what was made from it is stored. */
+	T_EXPECT_INT(store_partial_size(&st, d), (int64_t)strlen(full));
+	store_partial_remove(&p);
 	store_partial_close(&p);
 	T_EXPECT_INT(store_partial_size(&st, d), 0);
 
