@@ -206,7 +206,7 @@ demo:
 	@scripts/demo
 
 # --- housekeeping --------------------------------------------------------------
-SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find $(DIRS) tests -name '*.[ch]')
+SOURCES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find $(DIRS) tests -name '*.[ch]')
 
 format:
 	clang-format -i $(SOURCES)

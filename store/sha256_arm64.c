@@ -28,9 +28,8 @@ bool store_sha256_hw(void)
 	return (getauxval(AT_HWCAP) & HWCAP_SHA2) != 0;
 }
 
-__attribute__((target("+crypto"))) void store_sha256_hw_blocks(uint32_t state[8],
-							       const unsigned char *data,
-							       size_t nblocks)
+__attribute__((target("+crypto"))) void
+store_sha256_hw_blocks(uint32_t state[8], const unsigned char *data, size_t nblocks)
 {
 	uint32x4_t s0 = vld1q_u32(&state[0]); /* ABCD */
 	uint32x4_t s1 = vld1q_u32(&state[4]); /* EFGH */
@@ -44,8 +43,9 @@ __attribute__((target("+crypto"))) void store_sha256_hw_blocks(uint32_t state[8]
 			s0 = vsha256hq_u32(s0, s1, m);
 			s1 = vsha256h2q_u32(s1, abcd, m);
 			if (r < 12)
-				w[r & 3] = vsha256su1q_u32(vsha256su0q_u32(w[r & 3], w[(r + 1) & 3]),
-							   w[(r + 2) & 3], w[(r + 3) & 3]);
+				w[r & 3] =
+					vsha256su1q_u32(vsha256su0q_u32(w[r & 3], w[(r + 1) & 3]),
+							w[(r + 2) & 3], w[(r + 3) & 3]);
 		}
 		s0 = vaddq_u32(s0, save0);
 		s1 = vaddq_u32(s1, save1);
