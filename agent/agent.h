@@ -50,6 +50,9 @@ int agent_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Rejects any argument after the command name (for commands that take none). */
 int agent_no_args(int argc, char **argv);
 
+/* Byte counts as docker prints them: "532B", "12.3kB", "1.08MB", "2.1GB". */
+void agent_human_size(long long bytes, char *out, size_t len);
+
 /* The architecture and feature list compiled in, for version and info. */
 const char *agent_arch(void);
 void agent_print_features(FILE *f);

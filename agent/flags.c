@@ -153,3 +153,15 @@ int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflag
 	argv[out] = NULL;
 	return out - 1;
 }
+
+void agent_human_size(long long b, char *out, size_t len)
+{
+	if (b < 1000)
+		snprintf(out, len, "%lldB", b);
+	else if (b < 1000 * 1000)
+		snprintf(out, len, "%.3gkB", b / 1000.0);
+	else if (b < 1000LL * 1000 * 1000)
+		snprintf(out, len, "%.3gMB", b / 1e6);
+	else
+		snprintf(out, len, "%.3gGB", b / 1e9);
+}

@@ -123,18 +123,6 @@ static int open_read(const char *root, struct store *s, bool *empty)
 	return agent_fail("%s", err.msg);
 }
 
-static void human_size(long long b, char *out, size_t len)
-{
-	if (b < 1000)
-		snprintf(out, len, "%lldB", b);
-	else if (b < 1000 * 1000)
-		snprintf(out, len, "%.3gkB", b / 1000.0);
-	else if (b < 1000LL * 1000 * 1000)
-		snprintf(out, len, "%.3gMB", b / 1e6);
-	else
-		snprintf(out, len, "%.3gGB", b / 1e9);
-}
-
 static void human_age(long long t, char *out, size_t len)
 {
 	long long d = (long long)time(NULL) - t;
@@ -261,7 +249,7 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 		if (!notrunc)
 			id[12] = '\0';
 		human_age(img->created, age, sizeof(age));
-		human_size(img->size, size, sizeof(size));
+		agent_human_size(img->size, size, sizeof(size));
 		int shown = 0;
 		for (int t = 0; t < l.ntags; t++) {
 			if (strcmp(l.tags[t].id, img->id))
@@ -615,7 +603,7 @@ static int image_prune(const struct agent_opts *o, int argc, char **argv)
 	}
 	store_gc(&st);
 	char sz[32];
-	human_size(before - fs_du(p), sz, sizeof(sz));
+	agent_human_size(before - fs_du(p), sz, sizeof(sz));
 	printf("\nTotal reclaimed space: %s\n", sz);
 	listing_free(&l);
 	store_close(&st);
@@ -647,7 +635,7 @@ int agent_cmd_system(const struct agent_opts *o, int argc, char **argv)
 		size += fs_du(p);
 	}
 	char sz[32];
-	human_size(size, sz, sizeof(sz));
+	agent_human_size(size, sz, sizeof(sz));
 	printf("%-16s%-8s%-8s%-12s%s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
 	printf("%-16s%-8d%-8d%-12s%s\n", "Images", l.nimg, 0, sz, sz);
 	printf("%-16s%-8d%-8d%-12s%s\n", "Containers", 0, 0, "0B", "0B");

@@ -14,28 +14,6 @@
 #include "net/auth.h"
 #include "net/registry.h"
 
-/* "host[:port]" from a registry argument (a URL or a bare host). */
-static int registry_host(const char *arg, struct net_ref *ref, struct berr *err)
-{
-	char tmp[REF_HOST_MAX + 32];
-	const char *h = arg;
-	if (!strncmp(h, "https://", 8))
-		h += 8;
-	else if (!strncmp(h, "http://", 7))
-		h += 7;
-	snprintf(tmp, sizeof(tmp), "%s", h);
-	tmp[strcspn(tmp, "/")] = '\0';
-	if (!strcmp(tmp, "index.docker.io") || !strcmp(tmp, "registry-1.docker.io"))
-		strcpy(tmp, "docker.io");
-	char probe[REF_HOST_MAX + 48];
-	snprintf(probe, sizeof(probe), "%s/x/y", tmp);
-	int rc = net_ref_parse(probe, ref, err);
-	if (rc < 0 || strcmp(ref->host, tmp))
-		return berr_setmsg(err, EINVAL, "'%s' is not a registry host", arg);
-	ref->path[0] = '\0';
-	return 0;
-}
-
 static cJSON *auth_doc(const char *path)
 {
 	char *txt = NULL;
@@ -114,7 +92,7 @@ int agent_cmd_login(const struct agent_opts *o, int argc, char **argv)
 		return agent_usage("login: needs a password (-p or --password-stdin)");
 	struct net_ref ref;
 	struct berr err = { 0 };
-	if (registry_host(argv[1], &ref, &err) < 0)
+	if (agent_registry_host(argv[1], &ref, &err) < 0)
 		return agent_usage("login: %s", err.msg);
 
 	struct agent_config cfg;
@@ -165,7 +143,7 @@ int agent_cmd_logout(const struct agent_opts *o, int argc, char **argv)
 		return agent_usage("logout: needs the registry");
 	struct net_ref ref;
 	struct berr err = { 0 };
-	if (registry_host(argv[1], &ref, &err) < 0)
+	if (agent_registry_host(argv[1], &ref, &err) < 0)
 		return agent_usage("logout: %s", err.msg);
 	struct agent_config cfg;
 	if (agent_config_load(&cfg, o->config_file, &err) < 0)

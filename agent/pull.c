@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "board/cleanup.h"
 #include "board/fs.h"
 #include "net/registry.h"
@@ -250,14 +251,6 @@ static void show_line(struct pull *p, int i, const struct layer_view *v, const c
 	fflush(p->po->out);
 }
 
-static void human(long long b, char *out, size_t len)
-{
-	if (b < 1000000)
-		snprintf(out, len, "%.1fkB", b / 1e3);
-	else
-		snprintf(out, len, "%.1fMB", b / 1e6);
-}
-
 static void show_progress(struct pull *p, int i, struct layer_view *v)
 {
 	if (!p->tty)
@@ -269,10 +262,10 @@ static void show_progress(struct pull *p, int i, struct layer_view *v)
 	}
 	long long size = p->man->layers[i].size;
 	char a[32], b[32], r[32] = "";
-	human(v->have, a, sizeof(a));
-	human(size, b, sizeof(b));
+	agent_human_size(v->have, a, sizeof(a));
+	agent_human_size(size, b, sizeof(b));
 	if (t - v->t0 > 500) {
-		human((v->have - v->have0) * 1000 / (t - v->t0), r, sizeof(r) - 2);
+		agent_human_size((v->have - v->have0) * 1000 / (t - v->t0), r, sizeof(r) - 2);
 		strcat(r, "/s");
 	}
 	char bar[32];

@@ -37,13 +37,8 @@ int agent_cmd_search(const struct agent_opts *o, int argc, char **argv)
 	}
 	struct net_ref ref;
 	struct berr err = { 0 };
-	char probe[sizeof(host) + 8];
-	snprintf(probe, sizeof(probe), "%s/x", host);
-	if (!strchr(host, '.') && !strchr(host, ':') && strcmp(host, "localhost"))
-		return agent_usage("search: '%s' is not a registry host", host);
-	if (net_ref_parse(probe, &ref, &err) < 0)
+	if (agent_registry_host(host, &ref, &err) < 0)
 		return agent_usage("search: %s", err.msg);
-	ref.path[0] = '\0';
 
 	struct agent_config cfg;
 	if (agent_config_load(&cfg, o->config_file, &err) < 0)

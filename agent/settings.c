@@ -186,3 +186,25 @@ void agent_config_registry(const struct agent_config *c, const struct net_ref *r
 	load_basic(c, ref->host, basic, basiclen);
 	rc->basic = basic[0] ? basic : NULL;
 }
+
+/* "host[:port]" from a registry argument (a URL or a bare host). */
+int agent_registry_host(const char *arg, struct net_ref *ref, struct berr *err)
+{
+	char tmp[REF_HOST_MAX + 32];
+	const char *h = arg;
+	if (!strncmp(h, "https://", 8))
+		h += 8;
+	else if (!strncmp(h, "http://", 7))
+		h += 7;
+	snprintf(tmp, sizeof(tmp), "%s", h);
+	tmp[strcspn(tmp, "/")] = '\0';
+	if (!strcmp(tmp, "index.docker.io") || !strcmp(tmp, "registry-1.docker.io"))
+		strcpy(tmp, "docker.io");
+	char probe[REF_HOST_MAX + 48];
+	snprintf(probe, sizeof(probe), "%s/x/y", tmp);
+	int rc = net_ref_parse(probe, ref, err);
+	if (rc < 0 || strcmp(ref->host, tmp))
+		return berr_setmsg(err, EINVAL, "'%s' is not a registry host", arg);
+	ref->path[0] = '\0';
+	return 0;
+}

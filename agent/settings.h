@@ -48,6 +48,11 @@ void agent_config_free(struct agent_config *c);
 void agent_config_registry(const struct agent_config *c, const struct net_ref *ref,
 			   struct net_registry_config *rc, char *basic, size_t basiclen);
 
+/* Reads a REGISTRY argument (a bare "host[:port]" or a URL; Docker Hub's
+ * names become docker.io) into ref, with an empty path. Returns 0 or -EINVAL
+ * for something that is not a registry host ("busybox"). */
+int agent_registry_host(const char *arg, struct net_ref *ref, struct berr *err);
+
 /* The credentials file and its key for a registry host (Docker Hub's is
  * "https://index.docker.io/v1/"). */
 void agent_auth_path(const struct agent_config *c, char *out, size_t len);

@@ -10,15 +10,29 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 
-static int wait_fd(int fd, short ev, int timeout_ms)
+static int64_t now_ms(void)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int net_wait_fd(int fd, short ev, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
 	for (;;) {
-		int r = poll(&p, 1, timeout_ms);
+		int left = timeout_ms;
+		if (timeout_ms > 0) {
+			int64_t d = deadline - now_ms();
+			left = d < 0 ? 0 : (int)d;
+		}
+		struct pollfd p = { .fd = fd, .events = ev };
+		int r = poll(&p, 1, left);
 		if (r > 0)
 			return 0;
 		if (r == 0)
@@ -36,7 +50,7 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
 		return -errno;
 	int r = 0;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		r = errno == EINPROGRESS ? wait_fd(fd, POLLOUT, timeout_ms) : -errno;
+		r = errno == EINPROGRESS ? net_wait_fd(fd, POLLOUT, timeout_ms) : -errno;
 		if (r == 0) {
 			int soerr = 0;
 			socklen_t sl = sizeof(soerr);
@@ -109,7 +123,7 @@ ssize_t net_conn_read(struct net_conn *c, void *buf, size_t len, struct berr *er
 			continue;
 		if (errno != EAGAIN)
 			return berr_set(err, errno, "read");
-		int r = wait_fd(c->fd, POLLIN, c->timeout_ms);
+		int r = net_wait_fd(c->fd, POLLIN, c->timeout_ms);
 		if (r < 0)
 			return berr_set(err, -r, "read");
 	}
@@ -131,7 +145,7 @@ int net_conn_write_all(struct net_conn *c, const void *buf, size_t len, struct b
 			continue;
 		if (n < 0 && errno != EAGAIN)
 			return berr_set(err, errno, "write");
-		int r = wait_fd(c->fd, POLLOUT, c->timeout_ms);
+		int r = net_wait_fd(c->fd, POLLOUT, c->timeout_ms);
 		if (r < 0)
 			return berr_set(err, -r, "write");
 	}

@@ -31,6 +31,11 @@ ssize_t net_conn_read(struct net_conn *c, void *buf, size_t len, struct berr *er
 /* Writes all of buf or fails with -errno. */
 int net_conn_write_all(struct net_conn *c, const void *buf, size_t len, struct berr *err);
 
+/* Waits for ev (POLLIN/POLLOUT) on fd at most timeout_ms in all, signals
+ * included (negative: forever). Returns 0, -ETIMEDOUT or -errno. Used by
+ * the TLS layer too. */
+int net_wait_fd(int fd, short ev, int timeout_ms);
+
 /* Closes (safe on a closed or zeroed-then-fd=-1 conn). */
 void net_conn_close(struct net_conn *c);
 

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/conn.h"
+
 #define TLS_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define TLS_CERTS_D "/etc/berth/certs.d"
 #define TLS_PEM_MAX (1 << 20) /* bytes in one PEM file */
@@ -858,34 +860,6 @@ static int tls_failed(struct net_tls *t, struct berr *err)
 
 /* --- I/O ---------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits for ev on fd, at most timeout_ms in all (negative: forever). */
-static int tls_wait(int fd, short ev, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	for (;;) {
-		int left = timeout_ms;
-		if (timeout_ms > 0) {
-			int64_t d = deadline - now_ms();
-			left = d < 0 ? 0 : (int)d;
-		}
-		struct pollfd p = { .fd = fd, .events = ev };
-		int r = poll(&p, 1, left);
-		if (r > 0)
-			return 0;
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
 /* Moves bytes between buf and the socket: the count, 0 at EOF, or -errno.
  * MSG_DONTWAIT makes a blocking socket behave like a non-blocking one, so
  * that poll() bounds every wait. */
@@ -900,7 +874,7 @@ static ssize_t tls_io(struct net_tls *t, bool out, unsigned char *buf, size_t le
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		int rc = tls_wait(t->fd, out ? POLLOUT : POLLIN, t->timeout_ms);
+		int rc = net_wait_fd(t->fd, out ? POLLOUT : POLLIN, t->timeout_ms);
 		if (rc < 0)
 			return rc;
 	}

@@ -229,7 +229,6 @@ int store_tag_remove(struct store *s, const char *name, struct berr *err)
 struct used {
 	size_t n, cap;
 	char (*d)[DIGEST_STR_MAX];
-	const char *skip; /* an image being deleted */
 };
 
 static int used_add(struct used *u, const char *digest)
@@ -257,8 +256,6 @@ static bool used_has(const struct used *u, const char *digest)
 static int collect_used(const struct store_image *img, void *arg)
 {
 	struct used *u = arg;
-	if (u->skip && !strcmp(img->id, u->skip))
-		return 0;
 	if (used_add(u, img->id) < 0 || used_add(u, img->manifest) < 0)
 		return -ENOMEM;
 	for (int i = 0; i < img->nlayers; i++)
@@ -290,9 +287,9 @@ static long long sweep(const struct store *s, const char *sub, const struct used
 	return freed;
 }
 
-static long long gc_except(struct store *s, const char *skip)
+static long long gc_unused(struct store *s)
 {
-	struct used u = { .skip = skip };
+	struct used u = { 0 };
 	long long freed = -1;
 	if (store_image_each(s, collect_used, &u, NULL) == 0) {
 		/* Manifests of an index are kept while any image is from it: the
@@ -315,7 +312,7 @@ int store_image_delete(struct store *s, const char *id, struct berr *err)
 	int r = fs_sync_parent(p, err);
 	if (r < 0)
 		return r;
-	gc_except(s, NULL);
+	gc_unused(s);
 	return 0;
 }
 
@@ -324,5 +321,5 @@ long long store_gc(struct store *s)
 	struct used none = { 0 };
 	/* Under the writer lock no pull is running: partials are leftovers. */
 	long long partial = sweep(s, "blobs/partial", &none);
-	return gc_except(s, NULL) + partial;
+	return gc_unused(s) + partial;
 }

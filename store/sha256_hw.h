@@ -11,6 +11,9 @@
 #include "config.h"
 
 #if CONFIG_ARCH_X86_64 || CONFIG_ARCH_AARCH64
+/* FIPS 180-4 section 4.2.2: the 64 round constants (in digest.c). */
+extern const uint32_t store_sha256_k[64];
+
 /* True when this CPU has the instructions: SHA, SSSE3 and SSE4.1 on x86,
  * the SHA2 part of the cryptography extension on aarch64. */
 bool store_sha256_hw(void);
