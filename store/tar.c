@@ -594,3 +594,260 @@ int tar_reader_end(const struct tar_reader *r, struct berr *err)
 	}
 	return berr_setmsg(err, EBADMSG, "tar archive truncated at byte %llu", r->off);
 }
+
+/* --- the layer stream ---------------------------------------------------------- */
+
+enum { MODE_DETECT, MODE_TAR, MODE_GZIP };
+
+void tar_stream_init(struct tar_stream *s, tar_stream_fn fn, void *ctx)
+{
+	memset(s, 0, offsetof(struct tar_stream, out));
+	s->fn = fn;
+	s->ctx = ctx;
+	store_sha256_init(&s->sha);
+	tar_reader_init(&s->tar);
+}
+
+static int feed_tar(struct tar_stream *s, const unsigned char *p, size_t n, struct berr *err)
+{
+	s->bytes_tar += n;
+	store_sha256_update(&s->sha, p, n);
+	for (;;) {
+		const unsigned char *d = NULL;
+		size_t dlen = 0;
+		int rc = tar_reader_next(&s->tar, &p, &n, &d, &dlen, err);
+		if (rc == TAR_EV_MORE)
+			return 0;
+		if (rc == TAR_EV_ENTRY || rc == TAR_EV_DATA || rc == TAR_EV_DONE)
+			rc = s->fn(s->ctx, rc, d, dlen, err);
+		else if (rc == TAR_EV_END)
+			rc = 0;
+		if (rc < 0)
+			return rc;
+	}
+}
+
+static int feed_gzip(struct tar_stream *s, const unsigned char *p, size_t n, struct berr *err)
+{
+	z_stream *zs = &s->zs;
+	while (n) {
+		/* avail_in is 32 bits */
+		uInt chunk = n > (1u << 30) ? 1u << 30 : (uInt)n;
+		zs->next_in = (Bytef *)p;
+		zs->avail_in = chunk;
+		p += chunk;
+		n -= chunk;
+		for (;;) {
+			if (s->gz_end) {
+				if (!zs->avail_in)
+					break;
+				/* Another member of a concatenated stream. */
+				if (inflateReset(zs) != Z_OK)
+					return berr_setmsg(err, EINVAL, "layer gzip: reset failed");
+				s->gz_end = false;
+			}
+			zs->next_out = s->out;
+			zs->avail_out = sizeof(s->out);
+			int z = inflate(zs, Z_NO_FLUSH);
+			size_t got = sizeof(s->out) - zs->avail_out;
+			if (got) {
+				int rc = feed_tar(s, s->out, got, err);
+				if (rc < 0)
+					return rc;
+			}
+			if (z == Z_STREAM_END) {
+				s->gz_end = true;
+				continue;
+			}
+			if (z == Z_OK && (zs->avail_in || !zs->avail_out))
+				continue;
+			if (z == Z_OK || (z == Z_BUF_ERROR && !zs->avail_in))
+				break; /* all input used */
+			if (z == Z_MEM_ERROR)
+				return berr_set(err, ENOMEM, "layer gzip");
+			return berr_setmsg(err, EBADMSG, "layer gzip stream: %s",
+					   zs->msg ? zs->msg : "corrupt");
+		}
+	}
+	return 0;
+}
+
+static int detect(struct tar_stream *s, struct berr *err)
+{
+	const unsigned char *m = s->magic;
+	if (s->mlen >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
+		/* 15 + 16: gzip framing only, 32 KiB window */
+		int z = inflateInit2(&s->zs, 15 + 16);
+		if (z != Z_OK)
+			return berr_set(err, z == Z_MEM_ERROR ? ENOMEM : EINVAL, "layer gzip");
+		s->gz_init = true;
+		s->mode = MODE_GZIP;
+		return 0;
+	}
+	if (s->mlen >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
+		return berr_setmsg(err, ENOTSUP, "zstd layers are not supported");
+	if (s->mlen >= 6 && !memcmp(m,
+				    "\xfd"
+				    "7zXZ\0",
+				    6))
+		return berr_setmsg(err, ENOTSUP, "xz layers are not supported");
+	s->mode = MODE_TAR;
+	return 0;
+}
+
+static int feed_any(struct tar_stream *s, const unsigned char *p, size_t n, struct berr *err)
+{
+	return s->mode == MODE_GZIP ? feed_gzip(s, p, n, err) : feed_tar(s, p, n, err);
+}
+
+int tar_stream_feed(struct tar_stream *s, const void *buf, size_t len, struct berr *err)
+{
+	const unsigned char *p = buf;
+	size_t n = len;
+	if (s->mode == MODE_DETECT) {
+		size_t take = TAR_STREAM_MAGIC - s->mlen;
+		if (take > n)
+			take = n;
+		memcpy(s->magic + s->mlen, p, take);
+		s->mlen += take;
+		p += take;
+		n -= take;
+		if (s->mlen < TAR_STREAM_MAGIC)
+			return 0;
+		int rc = detect(s, err);
+		if (rc == 0)
+			rc = feed_any(s, s->magic, s->mlen, err);
+		if (rc < 0)
+			return rc;
+	}
+	return n ? feed_any(s, p, n, err) : 0;
+}
+
+int tar_stream_end(struct tar_stream *s, struct berr *err)
+{
+	if (s->mode == MODE_DETECT && s->mlen) {
+		int rc = detect(s, err);
+		if (rc == 0)
+			rc = feed_any(s, s->magic, s->mlen, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (s->mode == MODE_GZIP && !s->gz_end)
+		return berr_setmsg(err, EBADMSG, "layer gzip stream: truncated");
+	return tar_reader_end(&s->tar, err);
+}
+
+void tar_stream_release(struct tar_stream *s)
+{
+	if (s->gz_init)
+		inflateEnd(&s->zs);
+	s->gz_init = false;
+}
+
+/* --- entry rules ------------------------------------------------------------------ */
+
+int tar_entry_verr(const struct tar_entry *e, struct berr *err, int code, bool sys, const char *fmt,
+		   va_list ap)
+{
+	char why[200], name[100];
+	vsnprintf(why, sizeof(why), fmt, ap);
+	tar_quote(name, sizeof(name), e->path);
+	if (sys)
+		return berr_set(err, code, "layer entry '%s': %s", name, why);
+	return berr_setmsg(err, code, "layer entry '%s': %s", name, why);
+}
+
+int tar_entry_err(const struct tar_entry *e, struct berr *err, int code, bool sys, const char *fmt,
+		  ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = tar_entry_verr(e, err, code, sys, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int tar_clean_path(const char *in, char *out)
+{
+	size_t o = 0;
+	const char *p = in;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *c = p;
+		while (*p && *p != '/')
+			p++;
+		size_t n = (size_t)(p - c);
+		if (n == 1 && c[0] == '.')
+			continue;
+		if (n == 2 && c[0] == '.' && c[1] == '.') {
+			if (!o)
+				return -EPERM;
+			while (o && out[o - 1] != '/')
+				o--;
+			if (o)
+				o--;
+			continue;
+		}
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, c, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+int tar_check_entry(const struct tar_entry *e, struct berr *err)
+{
+	if (e->uid > 0xfffffffeULL || e->gid > 0xfffffffeULL)
+		return tar_entry_err(e, err, EOVERFLOW, false, "owner %llu:%llu out of range",
+				     e->uid, e->gid);
+	for (unsigned int i = 0; i < e->nxattr; i++) {
+		const char *n = e->xattr[i].name;
+		if (has_prefix(n, "trusted.overlay.") || has_prefix(n, "user.overlay."))
+			return tar_entry_err(e, err, EPERM, false,
+					     "xattr %.64s is reserved for overlayfs", n);
+	}
+	return 0;
+}
+
+int tar_classify(const struct tar_entry *e, const char *path, const char *base, enum tar_kind *kind,
+		 struct berr *err)
+{
+	for (const char *c = path; c != base; c = strchr(c, '/') + 1) {
+		if (has_prefix(c, TAR_WH_META)) {
+			*kind = TAR_KIND_SKIP;
+			return 0;
+		}
+		if (has_prefix(c, TAR_WH_PREFIX))
+			return tar_entry_err(e, err, EINVAL, false,
+					     "whiteout name used as a directory");
+	}
+	*kind = TAR_KIND_NORMAL;
+	if (!strcmp(base, TAR_WH_OPAQUE))
+		*kind = TAR_KIND_OPAQUE;
+	else if (has_prefix(base, TAR_WH_META))
+		*kind = TAR_KIND_SKIP;
+	else if (has_prefix(base, TAR_WH_PREFIX))
+		*kind = TAR_KIND_WHITEOUT;
+	if (*kind != TAR_KIND_OPAQUE && *kind != TAR_KIND_WHITEOUT)
+		return 0;
+	if (e->type != TAR_REG && e->type != TAR_LINK)
+		return tar_entry_err(e, err, EINVAL, false,
+				     "whiteout entry must be a regular file, not type '%c'",
+				     e->type);
+	const char *victim = base + strlen(TAR_WH_PREFIX);
+	if (*kind == TAR_KIND_WHITEOUT &&
+	    (!*victim || !strcmp(victim, ".") || !strcmp(victim, "..")))
+		return tar_entry_err(e, err, EPERM, false,
+				     "whiteout names no entry of its directory");
+	return 0;
+}

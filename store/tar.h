@@ -1,12 +1,18 @@
-/* Private to store/: streaming tar reader (pure, fed any chunks), unpack test
- * hook. POSIX.1-2017 pax: ustar format, extended headers; GNU base-256, L/K. */
+/* Private to store/: streaming tar reader (pure, fed any chunks), the layer
+ * stream and entry rules both layer writers share (unpack.c, squashfs.c),
+ * unpack test hook. POSIX.1-2017 pax: ustar format, extended headers; GNU
+ * base-256, L/K. OCI image-spec layer.md: whiteouts. */
 #ifndef BERTH_TAR_H
 #define BERTH_TAR_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <zlib.h>
+
 #include "board/err.h"
+#include "store/digest.h"
 
 #define TAR_BLOCK 512
 /* Longest path or link target, in bytes, without the NUL. */
@@ -110,6 +116,87 @@ int tar_reader_end(const struct tar_reader *r, struct berr *err);
 /* Copies the name s into out (cap bytes) for a one-line error message:
  * control characters become '?', a long name ends in "...". */
 void tar_quote(char *out, size_t cap, const char *s);
+
+/* --- a layer blob: gzip or plain tar, decoded into reader events ------------ */
+
+#define TAR_STREAM_BUF (64 * 1024) /* inflate output */
+#define TAR_STREAM_MAGIC 6         /* bytes needed to tell the compression */
+
+/* Called with each TAR_EV_ENTRY (data NULL), TAR_EV_DATA and TAR_EV_DONE
+ * (data NULL) of the layer's tar; the entry is s->tar.entry. Returns 0 or
+ * -errno with err. */
+struct tar_stream;
+typedef int (*tar_stream_fn)(void *ctx, int ev, const unsigned char *data, size_t len,
+			     struct berr *err);
+
+/* The compression is detected from the first bytes (gzip, or plain tar; zstd
+ * and xz are refused as unsupported). Caller-allocated (about 210 KiB, do not
+ * copy); sha is the digest of the uncompressed tar so far (the diff_id). */
+struct tar_stream {
+	tar_stream_fn fn;
+	void *ctx;
+	struct store_sha256 sha;
+	unsigned long long bytes_tar; /* uncompressed tar bytes */
+	int mode;
+	bool gz_init;
+	bool gz_end; /* at a gzip member boundary */
+	size_t mlen;
+	unsigned char magic[TAR_STREAM_MAGIC];
+	z_stream zs;
+	unsigned char out[TAR_STREAM_BUF];
+	struct tar_reader tar;
+};
+
+void tar_stream_init(struct tar_stream *s, tar_stream_fn fn, void *ctx);
+
+/* Feeds the next bytes of the blob. Returns 0 or -errno with err (gzip and
+ * tar errors, and whatever fn returned). */
+int tar_stream_feed(struct tar_stream *s, const void *buf, size_t len, struct berr *err);
+
+/* At the end of the blob: 0 when the gzip stream and the tar archive ended
+ * cleanly, else -errno with err. */
+int tar_stream_end(struct tar_stream *s, struct berr *err);
+
+/* Frees the inflate state (not s itself). */
+void tar_stream_release(struct tar_stream *s);
+
+/* --- entry rules shared by the layer writers ---------------------------------- */
+
+#define TAR_WH_PREFIX ".wh."
+#define TAR_WH_META ".wh..wh."
+#define TAR_WH_OPAQUE ".wh..wh..opq"
+#define TAR_OPAQUE_XATTR "trusted.overlay.opaque"
+/* Directories the layer did not list but needed as parents, and the mark on
+ * a layer root that has such directories (see store_unpack_fixup). */
+#define TAR_IMPLICIT_XATTR "trusted.berth.implicit"
+#define TAR_FIXUP_XATTR "trusted.berth.fixup"
+
+/* What an entry's name says it is. */
+enum tar_kind { TAR_KIND_NORMAL, TAR_KIND_SKIP, TAR_KIND_WHITEOUT, TAR_KIND_OPAQUE };
+
+/* "layer entry '<name as in the archive>': <why>[: strerror(code)]" (with
+ * sys), returns -code. */
+int tar_entry_err(const struct tar_entry *e, struct berr *err, int code, bool sys, const char *fmt,
+		  ...) __attribute__((format(printf, 5, 6)));
+int tar_entry_verr(const struct tar_entry *e, struct berr *err, int code, bool sys, const char *fmt,
+		   va_list ap) __attribute__((format(printf, 5, 0)));
+
+/* Writes in as a clean relative path into out (at least strlen(in) + 1
+ * bytes): no leading '/', no "." or empty components, ".." applied to the
+ * text. "" is the layer root. Returns 0, or -EPERM when a ".." climbs above
+ * the root. */
+int tar_clean_path(const char *in, char *out);
+
+/* Owner range and reserved xattrs (trusted.overlay.*, user.overlay.*).
+ * Returns 0 or -errno with err. */
+int tar_check_entry(const struct tar_entry *e, struct berr *err);
+
+/* Classifies entry e whose clean path is path (not "") and last component
+ * base (inside path): whiteout, opaque marker, AUFS metadata to skip, or a
+ * normal entry. Refuses whiteout names used as directories, whiteouts that
+ * are not regular files or hardlinks, and whiteouts of "", "." or "..". */
+int tar_classify(const struct tar_entry *e, const char *path, const char *base, enum tar_kind *kind,
+		 struct berr *err);
 
 /* Test hook of store/unpack.c, declared here so store/unpack.h stays the
  * layer API. walk: resolve parent directories with the component-by-component

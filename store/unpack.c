@@ -58,27 +58,17 @@
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "board/cleanup.h"
 #include "board/fs.h"
 #include "store/tar.h"
 
-#define UNPACK_BUF (64 * 1024) /* inflate output */
-#define DIR_STACK_MAX 64       /* directories whose times wait for their entries */
-#define MAGIC_LEN 6            /* bytes needed to tell the compression */
+#define DIR_STACK_MAX 64 /* directories whose times wait for their entries */
 
-#define WH_PREFIX ".wh."
-#define WH_META ".wh..wh."
-#define WH_OPAQUE ".wh..wh..opq"
-#define OPAQUE_XATTR "trusted.overlay.opaque"
-/* Directories the layer did not list but needed as parents, and the mark on
- * a layer root that has such directories (see store_unpack_fixup). */
-#define IMPLICIT_XATTR "trusted.berth.implicit"
-#define FIXUP_XATTR "trusted.berth.fixup"
-
-enum { MODE_DETECT, MODE_TAR, MODE_GZIP };
-enum { KIND_NORMAL, KIND_SKIP, KIND_WHITEOUT, KIND_OPAQUE };
+#define WH_PREFIX TAR_WH_PREFIX
+#define OPAQUE_XATTR TAR_OPAQUE_XATTR
+#define IMPLICIT_XATTR TAR_IMPLICIT_XATTR
+#define FIXUP_XATTR TAR_FIXUP_XATTR
 
 /* A directory of this layer whose times are set once its entries are in. */
 struct unpack_dir {
@@ -89,19 +79,12 @@ struct unpack_dir {
 
 struct store_unpack {
 	int rootfd;
-	int mode;     /* MODE_* */
 	bool root;    /* may chown and mknod */
 	bool openat2; /* the kernel has a usable openat2 */
 	bool walk;    /* tests: resolve with the component walk only */
 	bool marked;  /* the layer root carries FIXUP_XATTR */
 	int failed;   /* errno of the first error, then only free is allowed */
 	bool finished;
-	bool gz_init;
-	bool gz_end; /* at a gzip member boundary */
-	size_t mlen;
-	unsigned char magic[MAGIC_LEN];
-	z_stream zs;
-	struct store_sha256 sha;
 	struct store_unpack_stats st;
 	int fd; /* the regular file being written, or -1 */
 	int ndirs;
@@ -109,8 +92,7 @@ struct store_unpack {
 	char path[TAR_PATH_MAX + 1];    /* the current entry's path, clean */
 	char lpath[TAR_PATH_MAX + 1];   /* its hardlink target, clean */
 	char dirpath[TAR_PATH_MAX + 1]; /* path of the deepest of dirs */
-	unsigned char out[UNPACK_BUF];
-	struct tar_reader tar;
+	struct tar_stream ts;
 };
 
 static int ent_err(struct store_unpack *u, struct berr *err, int code, bool sys, const char *fmt,
@@ -120,55 +102,14 @@ static int ent_err(struct store_unpack *u, struct berr *err, int code, bool sys,
 static int ent_err(struct store_unpack *u, struct berr *err, int code, bool sys, const char *fmt,
 		   ...)
 {
-	char why[200], name[100];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	int rc = tar_entry_verr(&u->ts.tar.entry, err, code, sys, fmt, ap);
 	va_end(ap);
-	tar_quote(name, sizeof(name), u->tar.entry.path);
-	if (sys)
-		return berr_set(err, code, "layer entry '%s': %s", name, why);
-	return berr_setmsg(err, code, "layer entry '%s': %s", name, why);
+	return rc;
 }
 
 /* --- paths ----------------------------------------------------------------- */
-
-/* Writes in as a clean relative path into out (at least strlen(in) + 1
- * bytes): no leading '/', no "." or empty components, ".." applied to the
- * text. "" is the layer root. Returns 0, or -EPERM when a ".." climbs above
- * the root. */
-static int clean_path(const char *in, char *out)
-{
-	size_t o = 0;
-	const char *p = in;
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *c = p;
-		while (*p && *p != '/')
-			p++;
-		size_t n = (size_t)(p - c);
-		if (n == 1 && c[0] == '.')
-			continue;
-		if (n == 2 && c[0] == '.' && c[1] == '.') {
-			if (!o)
-				return -EPERM;
-			while (o && out[o - 1] != '/')
-				o--;
-			if (o)
-				o--;
-			continue;
-		}
-		if (o)
-			out[o++] = '/';
-		memcpy(out + o, c, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return 0;
-}
 
 static bool has_prefix(const char *s, const char *prefix)
 {
@@ -406,24 +347,9 @@ static int clear_slot(struct store_unpack *u, int pfd, const char *base, struct 
 
 /* --- metadata ---------------------------------------------------------------- */
 
-static int check_entry(struct store_unpack *u, struct berr *err)
-{
-	const struct tar_entry *e = &u->tar.entry;
-	if (e->uid > 0xfffffffeULL || e->gid > 0xfffffffeULL)
-		return ent_err(u, err, EOVERFLOW, false, "owner %llu:%llu out of range", e->uid,
-			       e->gid);
-	for (unsigned int i = 0; i < e->nxattr; i++) {
-		const char *n = e->xattr[i].name;
-		if (has_prefix(n, "trusted.overlay.") || has_prefix(n, "user.overlay."))
-			return ent_err(u, err, EPERM, false,
-				       "xattr %.64s is reserved for overlayfs", n);
-	}
-	return 0;
-}
-
 static int set_xattrs(struct store_unpack *u, int fd, int pfd, const char *base, struct berr *err)
 {
-	const struct tar_entry *e = &u->tar.entry;
+	const struct tar_entry *e = &u->ts.tar.entry;
 	char proc[64 + NAME_MAX];
 	/* Symlinks and device nodes cannot be opened to set xattrs on them;
 	 * the name is resolved in our own parent fd, never following it. */
@@ -447,7 +373,7 @@ static int set_xattrs(struct store_unpack *u, int fd, int pfd, const char *base,
  * chown clears setuid/setgid bits and file capabilities. */
 static int set_meta(struct store_unpack *u, int fd, int pfd, const char *base, struct berr *err)
 {
-	const struct tar_entry *e = &u->tar.entry;
+	const struct tar_entry *e = &u->ts.tar.entry;
 	uid_t uid = (uid_t)e->uid;
 	gid_t gid = (gid_t)e->gid;
 	if (u->root) {
@@ -468,7 +394,7 @@ static int set_meta(struct store_unpack *u, int fd, int pfd, const char *base, s
 
 static int set_times(struct store_unpack *u, int fd, int pfd, const char *base, struct berr *err)
 {
-	const struct tar_entry *e = &u->tar.entry;
+	const struct tar_entry *e = &u->ts.tar.entry;
 	struct timespec ts[2];
 	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime;
 	ts[0].tv_nsec = ts[1].tv_nsec = (long)e->mtime_nsec;
@@ -525,7 +451,7 @@ static int dirs_pop(struct store_unpack *u, const char *path, struct berr *err)
 /* Takes fd, the directory at u->path (below every directory on the stack). */
 static int dirs_push(struct store_unpack *u, int fd, struct berr *err)
 {
-	const struct tar_entry *e = &u->tar.entry;
+	const struct tar_entry *e = &u->ts.tar.entry;
 	struct unpack_dir d = { fd, strlen(u->path), { (time_t)e->mtime, (long)e->mtime_nsec } };
 	if (u->ndirs == DIR_STACK_MAX) {
 		/* Too deep to wait for: best effort, set them now. */
@@ -540,37 +466,6 @@ static int dirs_push(struct store_unpack *u, int fd, struct berr *err)
 }
 
 /* --- entries ---------------------------------------------------------------- */
-
-/* What the name says the entry is: a whiteout, an opaque marker, AUFS
- * metadata to skip, or a normal entry. */
-static int classify(struct store_unpack *u, const char *base, int *kind, struct berr *err)
-{
-	const struct tar_entry *e = &u->tar.entry;
-	for (const char *c = u->path; c != base; c = strchr(c, '/') + 1) {
-		if (has_prefix(c, WH_META)) {
-			*kind = KIND_SKIP;
-			return 0;
-		}
-		if (has_prefix(c, WH_PREFIX))
-			return ent_err(u, err, EINVAL, false, "whiteout name used as a directory");
-	}
-	*kind = KIND_NORMAL;
-	if (!strcmp(base, WH_OPAQUE))
-		*kind = KIND_OPAQUE;
-	else if (has_prefix(base, WH_META))
-		*kind = KIND_SKIP;
-	else if (has_prefix(base, WH_PREFIX))
-		*kind = KIND_WHITEOUT;
-	if (*kind != KIND_OPAQUE && *kind != KIND_WHITEOUT)
-		return 0;
-	if (e->type != TAR_REG && e->type != TAR_LINK)
-		return ent_err(u, err, EINVAL, false,
-			       "whiteout entry must be a regular file, not type '%c'", e->type);
-	const char *victim = base + strlen(WH_PREFIX);
-	if (*kind == KIND_WHITEOUT && (!*victim || !strcmp(victim, ".") || !strcmp(victim, "..")))
-		return ent_err(u, err, EPERM, false, "whiteout names no entry of its directory");
-	return 0;
-}
 
 static int do_whiteout(struct store_unpack *u, int pfd, const char *base, struct berr *err)
 {
@@ -647,7 +542,7 @@ static int do_reg(struct store_unpack *u, int pfd, const char *base, struct berr
 
 static int do_symlink(struct store_unpack *u, int pfd, const char *base, struct berr *err)
 {
-	const struct tar_entry *e = &u->tar.entry;
+	const struct tar_entry *e = &u->ts.tar.entry;
 	if (!e->link[0])
 		return ent_err(u, err, EINVAL, false, "symlink without a target");
 	int rc = clear_slot(u, pfd, base, err);
@@ -662,12 +557,12 @@ static int do_symlink(struct store_unpack *u, int pfd, const char *base, struct 
 
 static int do_link(struct store_unpack *u, int pfd, const char *base, struct berr *err)
 {
-	const struct tar_entry *e = &u->tar.entry;
+	const struct tar_entry *e = &u->ts.tar.entry;
 	char q[100];
 	tar_quote(q, sizeof(q), e->link);
 	if (!e->link[0])
 		return ent_err(u, err, EINVAL, false, "hardlink without a target");
-	if (clean_path(e->link, u->lpath) < 0)
+	if (tar_clean_path(e->link, u->lpath) < 0)
 		return ent_err(u, err, EPERM, false, "hardlink target '%s' escapes the layer", q);
 	if (!u->lpath[0])
 		return ent_err(u, err, EPERM, false, "hardlink to the layer root");
@@ -694,7 +589,7 @@ static int do_link(struct store_unpack *u, int pfd, const char *base, struct ber
 
 static int do_node(struct store_unpack *u, int pfd, const char *base, struct berr *err)
 {
-	const struct tar_entry *e = &u->tar.entry;
+	const struct tar_entry *e = &u->ts.tar.entry;
 	/* what mknod(2) can carry: 12-bit major, 20-bit minor */
 	if (e->devmajor > 0xfff || e->devminor > 0xfffff)
 		return ent_err(u, err, EOVERFLOW, false, "device %llu:%llu out of range",
@@ -715,23 +610,23 @@ static int do_node(struct store_unpack *u, int pfd, const char *base, struct ber
 
 static int on_entry(struct store_unpack *u, struct berr *err)
 {
-	const struct tar_entry *e = &u->tar.entry;
+	const struct tar_entry *e = &u->ts.tar.entry;
 	u->st.entries++;
 	if (!e->path[0])
 		return ent_err(u, err, EINVAL, false, "empty name");
-	if (clean_path(e->path, u->path) < 0)
+	if (tar_clean_path(e->path, u->path) < 0)
 		return ent_err(u, err, EPERM, false, "path escapes the layer");
-	int rc = check_entry(u, err);
+	int rc = tar_check_entry(&u->ts.tar.entry, err);
 	if (rc < 0)
 		return rc;
 	if (!u->path[0] && e->type != TAR_DIR)
 		return ent_err(u, err, EINVAL, false, "the layer root can only be a directory");
 	char *slash = strrchr(u->path, '/');
 	const char *base = slash ? slash + 1 : u->path;
-	int kind = KIND_NORMAL;
+	enum tar_kind kind = TAR_KIND_NORMAL;
 	if (u->path[0]) {
-		rc = classify(u, base, &kind, err);
-		if (rc < 0 || kind == KIND_SKIP)
+		rc = tar_classify(e, u->path, base, &kind, err);
+		if (rc < 0 || kind == TAR_KIND_SKIP)
 			return rc;
 	}
 	rc = dirs_pop(u, u->path, err);
@@ -743,9 +638,9 @@ static int on_entry(struct store_unpack *u, struct berr *err)
 		if (pfd < 0)
 			return path_err(u, err, pfd, "path");
 	}
-	if (kind == KIND_OPAQUE)
+	if (kind == TAR_KIND_OPAQUE)
 		return set_opaque(u, pfd, err);
-	if (kind == KIND_WHITEOUT)
+	if (kind == TAR_KIND_WHITEOUT)
 		return do_whiteout(u, pfd, base, err);
 	switch (e->type) {
 	case TAR_DIR:
@@ -790,128 +685,23 @@ static int file_done(struct store_unpack *u, struct berr *err)
 
 /* --- the stream ----------------------------------------------------------------- */
 
-static int feed_tar(struct store_unpack *u, const unsigned char *p, size_t n, struct berr *err)
+static int on_event(void *ctx, int ev, const unsigned char *d, size_t dlen, struct berr *err)
 {
-	u->st.bytes_tar += n;
-	store_sha256_update(&u->sha, p, n);
-	for (;;) {
-		const unsigned char *d = NULL;
-		size_t dlen = 0;
-		int rc = tar_reader_next(&u->tar, &p, &n, &d, &dlen, err);
-		switch (rc) {
-		case TAR_EV_MORE:
-			return 0;
-		case TAR_EV_ENTRY:
-			rc = on_entry(u, err);
-			break;
-		case TAR_EV_DATA:
-			if (u->fd >= 0 && (rc = write_all(u->fd, d, dlen)) < 0)
-				rc = ent_err(u, err, -rc, true, "write");
-			break;
-		case TAR_EV_DONE:
-			rc = u->fd >= 0 ? file_done(u, err) : 0;
-			break;
-		case TAR_EV_END:
-			rc = 0;
-			break;
-		}
-		if (rc < 0)
-			return rc;
+	struct store_unpack *u = ctx;
+	int rc = 0;
+	switch (ev) {
+	case TAR_EV_ENTRY:
+		rc = on_entry(u, err);
+		break;
+	case TAR_EV_DATA:
+		if (u->fd >= 0 && (rc = write_all(u->fd, d, dlen)) < 0)
+			rc = ent_err(u, err, -rc, true, "write");
+		break;
+	case TAR_EV_DONE:
+		rc = u->fd >= 0 ? file_done(u, err) : 0;
+		break;
 	}
-}
-
-static int feed_gzip(struct store_unpack *u, const unsigned char *p, size_t n, struct berr *err)
-{
-	z_stream *zs = &u->zs;
-	while (n) {
-		/* avail_in is 32 bits */
-		uInt chunk = n > (1u << 30) ? 1u << 30 : (uInt)n;
-		zs->next_in = (Bytef *)p;
-		zs->avail_in = chunk;
-		p += chunk;
-		n -= chunk;
-		for (;;) {
-			if (u->gz_end) {
-				if (!zs->avail_in)
-					break;
-				/* Another member of a concatenated stream. */
-				if (inflateReset(zs) != Z_OK)
-					return berr_setmsg(err, EINVAL, "layer gzip: reset failed");
-				u->gz_end = false;
-			}
-			zs->next_out = u->out;
-			zs->avail_out = sizeof(u->out);
-			int z = inflate(zs, Z_NO_FLUSH);
-			size_t got = sizeof(u->out) - zs->avail_out;
-			if (got) {
-				int rc = feed_tar(u, u->out, got, err);
-				if (rc < 0)
-					return rc;
-			}
-			if (z == Z_STREAM_END) {
-				u->gz_end = true;
-				continue;
-			}
-			if (z == Z_OK && (zs->avail_in || !zs->avail_out))
-				continue;
-			if (z == Z_OK || (z == Z_BUF_ERROR && !zs->avail_in))
-				break; /* all input used */
-			if (z == Z_MEM_ERROR)
-				return berr_set(err, ENOMEM, "layer gzip");
-			return berr_setmsg(err, EBADMSG, "layer gzip stream: %s",
-					   zs->msg ? zs->msg : "corrupt");
-		}
-	}
-	return 0;
-}
-
-static int detect(struct store_unpack *u, struct berr *err)
-{
-	const unsigned char *m = u->magic;
-	if (u->mlen >= 2 && m[0] == 0x1f && m[1] == 0x8b) {
-		/* 15 + 16: gzip framing only, 32 KiB window */
-		int z = inflateInit2(&u->zs, 15 + 16);
-		if (z != Z_OK)
-			return berr_set(err, z == Z_MEM_ERROR ? ENOMEM : EINVAL, "layer gzip");
-		u->gz_init = true;
-		u->mode = MODE_GZIP;
-		return 0;
-	}
-	if (u->mlen >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
-		return berr_setmsg(err, ENOTSUP, "zstd layers are not supported");
-	if (u->mlen >= 6 && !memcmp(m,
-				    "\xfd"
-				    "7zXZ\0",
-				    6))
-		return berr_setmsg(err, ENOTSUP, "xz layers are not supported");
-	u->mode = MODE_TAR;
-	return 0;
-}
-
-static int feed_any(struct store_unpack *u, const unsigned char *p, size_t n, struct berr *err)
-{
-	return u->mode == MODE_GZIP ? feed_gzip(u, p, n, err) : feed_tar(u, p, n, err);
-}
-
-static int feed(struct store_unpack *u, const unsigned char *p, size_t n, struct berr *err)
-{
-	if (u->mode == MODE_DETECT) {
-		size_t take = MAGIC_LEN - u->mlen;
-		if (take > n)
-			take = n;
-		memcpy(u->magic + u->mlen, p, take);
-		u->mlen += take;
-		p += take;
-		n -= take;
-		if (u->mlen < MAGIC_LEN)
-			return 0;
-		int rc = detect(u, err);
-		if (rc == 0)
-			rc = feed_any(u, u->magic, u->mlen, err);
-		if (rc < 0)
-			return rc;
-	}
-	return n ? feed_any(u, p, n, err) : 0;
+	return rc;
 }
 
 static bool dir_is_empty(int fd)
@@ -947,8 +737,7 @@ struct store_unpack *store_unpack_new(const char *dir, struct berr *err)
 		berr_set(err, ENOMEM, "layer directory %s", dir);
 		return NULL;
 	}
-	tar_reader_init(&u->tar);
-	store_sha256_init(&u->sha);
+	tar_stream_init(&u->ts, on_event, u);
 	u->fd = -1;
 	u->root = geteuid() == 0;
 	long probe = sys_openat2(fd, ".");
@@ -965,7 +754,7 @@ int store_unpack_feed(struct store_unpack *u, const void *buf, size_t len, struc
 		return berr_setmsg(err, EINVAL, "layer unpack: fed after %s",
 				   u->failed ? "an error" : "finish");
 	u->st.bytes_in += len;
-	int rc = feed(u, buf, len, err);
+	int rc = tar_stream_feed(&u->ts, buf, len, err);
 	if (rc < 0)
 		u->failed = -rc;
 	return rc;
@@ -973,17 +762,7 @@ int store_unpack_feed(struct store_unpack *u, const void *buf, size_t len, struc
 
 static int finish(struct store_unpack *u, struct berr *err)
 {
-	int rc = 0;
-	if (u->mode == MODE_DETECT && u->mlen) {
-		rc = detect(u, err);
-		if (rc == 0)
-			rc = feed_any(u, u->magic, u->mlen, err);
-		if (rc < 0)
-			return rc;
-	}
-	if (u->mode == MODE_GZIP && !u->gz_end)
-		return berr_setmsg(err, EBADMSG, "layer gzip stream: truncated");
-	rc = tar_reader_end(&u->tar, err);
+	int rc = tar_stream_end(&u->ts, err);
 	if (rc == 0)
 		rc = dirs_pop(u, "", err);
 	if (rc < 0)
@@ -1010,7 +789,8 @@ int store_unpack_finish(struct store_unpack *u, char diff_id[DIGEST_STR_MAX],
 		return rc;
 	}
 	u->finished = true;
-	store_sha256_final(&u->sha, diff_id);
+	store_sha256_final(&u->ts.sha, diff_id);
+	u->st.bytes_tar = u->ts.bytes_tar;
 	if (stats)
 		*stats = u->st;
 	return 0;
@@ -1024,8 +804,7 @@ void store_unpack_free(struct store_unpack *u)
 		close(u->fd);
 	for (int i = 0; i < u->ndirs; i++)
 		close(u->dirs[i].fd);
-	if (u->gz_init)
-		inflateEnd(&u->zs);
+	tar_stream_release(&u->ts);
 	close(u->rootfd);
 	free(u);
 }
