@@ -1,1 +1,2 @@
-# runtime/: no objects yet (see the issues).
+# runtime/: namespaces, mounts, cgroups, processes, logs.
+obj-y += log.o

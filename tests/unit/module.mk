@@ -4,3 +4,4 @@ unit-y += test_ref test_http test_auth test_manifest
 unit-y += test_unpack
 unit-$(CONFIG_TLS) += test_tls
 unit-$(CONFIG_SQUASHFS) += test_squashfs
+unit-y += test_log
