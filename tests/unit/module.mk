@@ -5,3 +5,4 @@ unit-y += test_unpack
 unit-$(CONFIG_TLS) += test_tls
 unit-$(CONFIG_SQUASHFS) += test_squashfs
 unit-y += test_log
+unit-$(CONFIG_NETWORK) += test_netlink test_ipam
