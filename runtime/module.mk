@@ -1,2 +1,4 @@
 # runtime/: namespaces, mounts, cgroups, processes, logs.
 obj-y += log.o
+obj-y += cgroup.o cgroup_v2.o
+obj-$(CONFIG_CGROUP_V1) += cgroup_v1.o
