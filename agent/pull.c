@@ -43,8 +43,7 @@ struct layer_job {
 	int idx;
 	int fd; /* progress pipe */
 	struct store_partial part;
-	struct store_unpack *un;
-	char tmpdir[PATH_MAX];
+	struct store_layer_writer *un;
 	long long last_report;
 };
 
@@ -76,21 +75,16 @@ static void report(int fd, const char *fmt, ...)
 static int job_unpack_start(struct layer_job *j, struct berr *err)
 {
 	struct pull *p = j->p;
-	store_unpack_free(j->un);
-	j->un = NULL;
-	int rc = store_layer_tmpdir(&p->st, p->conf->diff_ids[j->idx], j->tmpdir, sizeof(j->tmpdir),
-				    err);
-	if (rc < 0)
-		return rc;
-	j->un = store_unpack_new(j->tmpdir, err);
+	store_layer_abort(j->un);
+	j->un = store_layer_begin(&p->st, p->conf->diff_ids[j->idx], err);
 	return j->un ? 0 : -(err && err->code ? err->code : EIO);
 }
 
 /* Unpack errors name where: "disk full" alone does not say which disk. */
 static int job_unpack(struct layer_job *j, const void *buf, size_t len, struct berr *err)
 {
-	int rc = store_unpack_feed(j->un, buf, len, err);
-	return rc < 0 ? berr_prefix(err, "unpack into %s", j->tmpdir) : 0;
+	int rc = store_layer_feed(j->un, buf, len, err);
+	return rc < 0 ? berr_prefix(err, "unpack into %s", store_layer_tmp(j->un)) : 0;
 }
 
 static int job_replay(void *arg, const void *buf, size_t len, struct berr *err)
@@ -183,18 +177,16 @@ static int layer_fetch(struct layer_job *j, struct berr *err)
 	}
 	char got[DIGEST_STR_MAX];
 	struct store_unpack_stats stats;
-	rc = store_unpack_finish(j->un, got, &stats, err);
+	rc = store_layer_finish(j->un, got, &stats, err);
 	if (rc < 0)
-		return berr_prefix(err, "unpack into %s", j->tmpdir);
+		return berr_prefix(err, "unpack into %s", store_layer_tmp(j->un));
 	if (strcmp(got, diff)) {
 		store_partial_remove(&j->part);
 		return berr_setmsg(err, EBADMSG,
 				   "layer %.19s: uncompressed digest %s, config says %s", d->digest,
 				   got, diff);
 	}
-	store_unpack_free(j->un);
-	j->un = NULL;
-	rc = store_layer_commit(&p->st, j->tmpdir, diff, err);
+	rc = store_layer_commit(&p->st, j->un, diff, err);
 	/* Only now may the download go: until the layer is in place, a crash
 	 * must find its bytes on disk. */
 	if (rc == 0)
@@ -209,10 +201,11 @@ static int layer_worker(struct pull *p, int idx, int fd)
 	j.part.fd = -1;
 	int rc = layer_fetch(&j, &err);
 	store_partial_close(&j.part);
-	store_unpack_free(j.un);
+	if (rc < 0)
+		store_layer_abort(j.un);
+	else
+		store_layer_free(j.un);
 	if (rc < 0) {
-		if (j.tmpdir[0])
-			fs_rm_rf(j.tmpdir, NULL);
 		report(fd, "E %d %s", idx, err.msg);
 		return 1;
 	}
@@ -532,6 +525,10 @@ static int check_space(struct pull *p, struct berr *err)
  * of it, so a crash in between only delays it. */
 static int fixup_layers(struct pull *p, struct berr *err)
 {
+	/* squashfs images are read-only: their implicit directories keep
+	 * 0755 root:root (see the README) */
+	if (strcmp(store_backend_name(&p->st), "overlay"))
+		return 0;
 	int n = p->man->nlayers;
 	_cleanup_free_ char *paths = malloc((size_t)n * PATH_MAX);
 	char *layers[MANIFEST_MAX_LAYERS];
@@ -618,6 +615,8 @@ int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIG
 	if (rc < 0)
 		return berr_prefix(err, "pull %s", refstr);
 	rc = store_open(&p->st, po->root, STORE_WRITE, err);
+	if (rc == 0 && (rc = agent_store_driver(po->cfg, &p->st, err)) < 0)
+		store_close(&p->st);
 	if (rc < 0)
 		return berr_prefix(err, "pull %s", refstr);
 	store_recover(&p->st);

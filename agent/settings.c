@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "board/fs.h"
+#include "config.h"
+#include "store/store.h"
 
 #define CONFIG_MAX_BYTES (256 << 10)
 
@@ -118,6 +121,18 @@ int agent_config_load(struct agent_config *c, const char *path, struct berr *err
 		     ?: get_strings(cJSON_GetObjectItemCaseSensitive(doc, "insecure-registries"),
 				    c->insecure, AGENT_MAX_INSECURE, &c->ninsecure, file,
 				    "insecure-registries", err);
+	const cJSON *drv = cJSON_GetObjectItemCaseSensitive(doc, "storage-driver");
+	if (rc == 0 && drv) {
+		const char *d = cJSON_GetStringValue(drv);
+		if (d && (!strcmp(d, "overlay") || !strcmp(d, "overlay2")))
+			c->storage_driver = "overlay";
+		else if (d && !strcmp(d, "squashfs"))
+			c->storage_driver = "squashfs";
+		else
+			rc = berr_setmsg(
+				err, EINVAL,
+				"%s: \"storage-driver\" must be \"overlay\" or \"squashfs\"", file);
+	}
 	const cJSON *hub = cJSON_GetObjectItemCaseSensitive(doc, "registry-mirrors");
 	if (rc == 0 && hub)
 		rc = add_mirrors(c, "docker.io", hub, file, err);
@@ -207,4 +222,19 @@ int agent_registry_host(const char *arg, struct net_ref *ref, struct berr *err)
 		return berr_setmsg(err, EINVAL, "'%s' is not a registry host", arg);
 	ref->path[0] = '\0';
 	return 0;
+}
+
+int agent_store_driver(const struct agent_config *c, struct store *s, struct berr *err)
+{
+	if (c->storage_driver)
+		return store_driver_set(s, c->storage_driver, err);
+	/* a store that has no driver yet gets the build's default, if it is empty */
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/driver", s->root);
+	if (!access(p, F_OK))
+		return 0;
+	const char *def = CONFIG_SQUASHFS_DEFAULT ? "squashfs" : "overlay";
+	struct berr e = { 0 };
+	int rc = store_driver_set(s, def, &e);
+	return rc == -EEXIST ? 0 : rc < 0 ? (*err = e, rc) : 0;
 }

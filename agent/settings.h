@@ -34,7 +34,8 @@ struct agent_config {
 	const char *insecure[AGENT_MAX_INSECURE]; /* "insecure-registries" */
 	int nmirrors;
 	struct agent_mirrors mirrors[AGENT_MAX_MIRROR_HOSTS]; /* "registry-mirrors", "mirrors" */
-	void *doc;                                            /* the parsed daemon.json (cJSON) */
+	const char *storage_driver; /* "storage-driver": "overlay" or "squashfs"; NULL: unset */
+	void *doc;                  /* the parsed daemon.json (cJSON) */
 };
 
 /* Loads <dir>/daemon.json, or path when given (--config-file). A missing
@@ -57,5 +58,17 @@ int agent_registry_host(const char *arg, struct net_ref *ref, struct berr *err);
  * "https://index.docker.io/v1/"). */
 void agent_auth_path(const struct agent_config *c, char *out, size_t len);
 const char *agent_auth_key(const char *host);
+
+struct agent_opts;
+struct store;
+/* Applies daemon.json's storage-driver to a store opened for writing (an
+ * error when the store holds layers of the other kind); with none set, a
+ * new store gets the build's default (CONFIG_SQUASHFS_DEFAULT). */
+int agent_store_driver(const struct agent_config *c, struct store *s, struct berr *err);
+/* The data root: --root, else daemon.json's data-root, else the default. */
+const char *agent_data_root(const struct agent_opts *o, const struct agent_config *cfg);
+/* Loads the config for a command; prints the error and returns
+ * AGENT_EXIT_FAIL on failure. */
+int agent_load_config(const struct agent_opts *o, struct agent_config *cfg);
 
 #endif

@@ -28,6 +28,8 @@ int store_open(struct store *s, const char *root, int mode, struct berr *err)
 	if (strlen(root) >= sizeof(s->root))
 		return berr_setmsg(err, ENAMETOOLONG, "data root %s: path too long", root);
 	strcpy(s->root, root);
+	s->be = NULL;
+	s->driver_unknown = false;
 	char p[PATH_MAX];
 	if (create) {
 		for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
@@ -37,6 +39,12 @@ int store_open(struct store *s, const char *root, int mode, struct berr *err)
 				return berr_prefix(err, "data root %s", root);
 		}
 	}
+	store_driver_load(s);
+	if (s->driver_unknown)
+		return berr_setmsg(
+			err, EINVAL,
+			"data root %s: its storage driver (%s/driver) is not in this build", root,
+			root);
 	snprintf(p, sizeof(p), "%s/images", root);
 	if (!create)
 		return access(p, F_OK) == 0
@@ -250,21 +258,6 @@ void store_partial_close(struct store_partial *p)
 
 /* --- layers --- */
 
-void store_layer_path(const struct store *s, const char *diff_id, char *out, size_t len)
-{
-	snprintf(out, len, "%s/layers/sha256/%s", s->root, hex_of(diff_id));
-}
-
-bool store_layer_exists(const struct store *s, const char *diff_id)
-{
-	char p[PATH_MAX];
-	struct stat st;
-	if (!store_digest_valid(diff_id))
-		return false;
-	store_layer_path(s, diff_id, p, sizeof(p));
-	return lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 int store_layer_tmpdir(struct store *s, const char *diff_id, char *out, size_t len,
 		       struct berr *err)
 {
@@ -275,19 +268,4 @@ int store_layer_tmpdir(struct store *s, const char *diff_id, char *out, size_t l
 	if (mkdir(out, 0755) < 0)
 		return berr_set(err, errno, "mkdir %s", out);
 	return 0;
-}
-
-int store_layer_commit(struct store *s, const char *tmpdir, const char *diff_id, struct berr *err)
-{
-	char dst[PATH_MAX];
-	store_layer_path(s, diff_id, dst, sizeof(dst));
-	int r = fs_sync_dir(tmpdir, err);
-	if (r < 0)
-		return r;
-	if (rename(tmpdir, dst) < 0) {
-		if (errno == EEXIST || errno == ENOTEMPTY)
-			return fs_rm_rf(tmpdir, err);
-		return berr_set(err, errno, "rename %s", tmpdir);
-	}
-	return fs_sync_parent(dst, err);
 }

@@ -287,6 +287,36 @@ static long long sweep(const struct store *s, const char *sub, const struct used
 	return freed;
 }
 
+static bool layer_used(const char *diff_id, void *arg)
+{
+	return used_has(arg, diff_id);
+}
+
+/* Squashfs layers no image uses: unmounted, then removed. */
+static long long sweep_sqfs(struct store *s, const struct used *u)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/layers/sqfs", s->root);
+	if (access(p, F_OK))
+		return 0;
+	store_layers_release(s, layer_used, (void *)u, NULL);
+	_cleanup_closedir_ DIR *d = opendir(p);
+	long long freed = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (strlen(de->d_name) != 69 || strcmp(de->d_name + 64, ".sqfs"))
+			continue;
+		char dg[DIGEST_STR_MAX], path[PATH_MAX];
+		snprintf(dg, sizeof(dg), "sha256:%.64s", de->d_name);
+		if (!store_digest_valid(dg) || used_has(u, dg))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", p, de->d_name);
+		freed += fs_du(path);
+		unlink(path);
+	}
+	return freed;
+}
+
 static long long gc_unused(struct store *s)
 {
 	struct used u = { 0 };
@@ -295,7 +325,8 @@ static long long gc_unused(struct store *s)
 		/* Manifests of an index are kept while any image is from it: the
 		 * index blob itself is not recorded, so blobs only go with the
 		 * image ids and manifests named above. */
-		freed = sweep(s, "layers/sha256", &u) + sweep(s, "blobs/sha256", &u);
+		freed = sweep(s, "layers/sha256", &u) + sweep_sqfs(s, &u) +
+			sweep(s, "blobs/sha256", &u);
 	}
 	free(u.d);
 	return freed;

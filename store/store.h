@@ -6,7 +6,11 @@
  *   blobs/sha256/<hex>     complete, verified manifests and configs
  *   blobs/partial/<hex>    layer downloads in progress (resumable)
  *   layers/sha256/<hex>/   unpacked layer trees, by diff_id; shared by images
- *   layers/tmp/            layers being unpacked (never used as complete)
+ *                          (storage driver "overlay")
+ *   layers/sqfs/<hex>.sqfs squashfs images of layers (storage driver "squashfs"),
+ *   layers/mnt/<hex>/      loop-mounted there while containers use them
+ *   layers/tmp/            layers being written (never used as complete)
+ *   driver                 the storage driver ("overlay" when missing)
  *   images/<hex>.json      image records, by image id (config digest)
  *   repositories.json      tags: {"host/path:tag": "sha256:<image id>"}
  *   lock                   flock: one writer at a time
@@ -23,14 +27,19 @@
 #include "board/err.h"
 #include "store/digest.h"
 #include "store/manifest.h"
+#include "store/unpack.h"
 
 #define STORE_TAGS_MAX_BYTES (1 << 20)   /* repositories.json */
 #define STORE_RECORD_MAX_BYTES (1 << 20) /* an image record */
 #define STORE_REPO_DIGESTS_MAX 8
 
+struct store_backend;
+
 struct store {
 	char root[PATH_MAX - 128]; /* leaves room for the paths below it */
 	int lockfd;
+	const struct store_backend *be; /* from <root>/driver; see store_driver_set */
+	bool driver_unknown;
 };
 
 enum {
@@ -93,14 +102,50 @@ void store_partial_close(struct store_partial *p);
 int64_t store_partial_size(const struct store *s, const char *digest);
 
 /* --- layers --- */
+/* Where diff_id's layer lives in the store (a directory or an image file,
+ * as the driver keeps it). */
 void store_layer_path(const struct store *s, const char *diff_id, char *out, size_t len);
 bool store_layer_exists(const struct store *s, const char *diff_id);
-/* Creates an empty temp directory to unpack diff_id into. */
+/* Creates an empty temp directory (layers/tmp) for diff_id. */
 int store_layer_tmpdir(struct store *s, const char *diff_id, char *out, size_t len,
 		       struct berr *err);
-/* Makes a fully unpacked and synced temp dir the layer diff_id. If another
- * pull committed the same layer meanwhile, the temp dir is removed. */
-int store_layer_commit(struct store *s, const char *tmpdir, const char *diff_id, struct berr *err);
+
+/* Writing a layer as its blob streams in, in the driver's form: begin, feed
+ * the (compressed) blob, finish (checks the stream, fsyncs, gives the
+ * diff_id), commit (renames it into place; a layer another pull committed
+ * meanwhile wins), or abort (removes what was written). */
+struct store_layer_writer;
+struct store_layer_writer *store_layer_begin(struct store *s, const char *diff_id,
+					     struct berr *err);
+int store_layer_feed(struct store_layer_writer *w, const void *buf, size_t len, struct berr *err);
+int store_layer_finish(struct store_layer_writer *w, char diff_id[DIGEST_STR_MAX],
+		       struct store_unpack_stats *st, struct berr *err);
+int store_layer_commit(struct store *s, struct store_layer_writer *w, const char *diff_id,
+		       struct berr *err);
+/* The temp object being written, for messages. */
+const char *store_layer_tmp(const struct store_layer_writer *w);
+void store_layer_abort(struct store_layer_writer *w);
+/* Frees a committed writer. */
+void store_layer_free(struct store_layer_writer *w);
+
+/* The directory overlayfs stacks for diff_id: the layer's directory, or its
+ * squashfs image's mount point (mounted here, in the caller's mount
+ * namespace, if it is not yet). */
+int store_layer_lower(struct store *s, const char *diff_id, char *out, size_t len,
+		      struct berr *err);
+/* Unmounts the squashfs layers for which in_use (may be NULL) says no.
+ * Returns 0 or the first -errno (a busy mount is left). */
+int store_layers_release(struct store *s, bool (*in_use)(const char *diff_id, void *arg), void *arg,
+			 struct berr *err);
+
+/* Storage drivers: "overlay" (always) and "squashfs" (CONFIG_SQUASHFS). */
+const struct store_backend *store_backend_find(const char *name);
+const char *store_backend_name(const struct store *s);
+/* Makes want the store's driver; refused (-EEXIST, saying why) while the
+ * store holds layers of the other kind. Needs a STORE_WRITE store. */
+int store_driver_set(struct store *s, const char *want, struct berr *err);
+/* Reads <root>/driver (store_open does). */
+void store_driver_load(struct store *s);
 
 /* --- images and tags --- */
 struct store_image {
