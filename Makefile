@@ -185,15 +185,18 @@ fuzz:
 	@$(MAKE) BOARD=x86_64-generic TARGET=fuzz fuzzers
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),300) tests/fuzz/smoke.sh
 
-# The same unit tests and CLI checks on the ARM builds, under qemu-user.
+# The same unit tests, CLI checks and the run smoke test on the ARM builds,
+# under qemu-user.
 check-cross:
 	@$(MAKE) BOARD=aarch64-generic all unit
 	@$(MAKE) BOARD=armv7-generic all unit
 	@scripts/testrun \
 		--env BERTH=build/aarch64/berth --runner qemu-aarch64-static \
-		$$(find build/aarch64/aarch64-generic/tests/unit -type f -executable | sort) tests/integration/cli.sh \
+		$$(find build/aarch64/aarch64-generic/tests/unit -type f -executable | sort) \
+		tests/integration/cli.sh tests/integration/run_smoke.sh \
 		--env BERTH=build/armv7/berth --runner qemu-arm-static \
-		$$(find build/armv7/armv7-generic/tests/unit -type f -executable | sort) tests/integration/cli.sh
+		$$(find build/armv7/armv7-generic/tests/unit -type f -executable | sort) \
+		tests/integration/cli.sh tests/integration/run_smoke.sh
 
 size:
 	@for b in $(BOARDS); do $(MAKE) -s BOARD=$$b all >/dev/null || exit 1; \

@@ -39,6 +39,32 @@ agent_cmd_fn agent_cmd_system;
 agent_cmd_fn agent_cmd_login;
 agent_cmd_fn agent_cmd_logout;
 agent_cmd_fn agent_cmd_search;
+agent_cmd_fn agent_cmd_run;
+agent_cmd_fn agent_cmd_create;
+agent_cmd_fn agent_cmd_start;
+agent_cmd_fn agent_cmd_attach;
+agent_cmd_fn agent_cmd_ps;
+agent_cmd_fn agent_cmd_stop;
+agent_cmd_fn agent_cmd_restart;
+agent_cmd_fn agent_cmd_kill;
+agent_cmd_fn agent_cmd_rm;
+agent_cmd_fn agent_cmd_wait;
+agent_cmd_fn agent_cmd_logs;
+agent_cmd_fn agent_cmd_rename;
+agent_cmd_fn agent_cmd_pause;
+agent_cmd_fn agent_cmd_unpause;
+agent_cmd_fn agent_cmd_top;
+agent_cmd_fn agent_cmd_stats;
+agent_cmd_fn agent_cmd_exec;
+agent_cmd_fn agent_cmd_export;
+agent_cmd_fn agent_cmd_container;
+agent_cmd_fn agent_cmd_volume;
+struct cJSON;
+/* A container as docker inspect shows it, or NULL when ref names none. */
+struct cJSON *agent_container_json(const char *root, const char *ref);
+/* Prints j through a Go-template subset: {{.A.B}}, {{json .A}}, {{.A}} of
+ * an array joined by spaces; other text as is; a newline at the end. */
+void agent_print_format(const struct cJSON *j, const char *fmt);
 
 /* Prints "berth: error: <msg>" on one line to stderr and returns AGENT_EXIT_FAIL.
  * The message must already name what failed and on which object. */

@@ -79,8 +79,8 @@ static int set(const struct agent_flag *f, const char *cmd, const char *val)
 	return 0;
 }
 
-int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflags,
-		const char *usage)
+static int parse(int argc, char **argv, const struct agent_flag *flags, int nflags,
+		 const char *usage, bool head)
 {
 	const char *cmd = argv[0];
 	int out = 1; /* operands are moved to the front, in order */
@@ -92,6 +92,8 @@ int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflag
 			break;
 		}
 		if (a[0] != '-' || !a[1]) {
+			if (head)
+				break;
 			argv[out++] = a;
 			continue;
 		}
@@ -152,6 +154,18 @@ int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflag
 		argv[out++] = argv[i];
 	argv[out] = NULL;
 	return out - 1;
+}
+
+int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflags,
+		const char *usage)
+{
+	return parse(argc, argv, flags, nflags, usage, false);
+}
+
+int agent_flags_head(int argc, char **argv, const struct agent_flag *flags, int nflags,
+		     const char *usage)
+{
+	return parse(argc, argv, flags, nflags, usage, true);
 }
 
 void agent_human_size(long long b, char *out, size_t len)

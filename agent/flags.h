@@ -12,7 +12,7 @@ enum agent_flag_type {
 	FLAG_LIST, /* dst: struct agent_strlist * */
 };
 
-#define AGENT_LIST_MAX 8
+#define AGENT_LIST_MAX 64
 
 struct agent_strlist {
 	int n;
@@ -32,5 +32,9 @@ struct agent_flag {
  * error (the command exits AGENT_EXIT_USAGE). */
 int agent_flags(int argc, char **argv, const struct agent_flag *flags, int nflags,
 		const char *usage);
+/* Same, but flags end at the first operand (run IMAGE CMD --flag: the
+ * command's own flags are operands), as docker run and exec do. */
+int agent_flags_head(int argc, char **argv, const struct agent_flag *flags, int nflags,
+		     const char *usage);
 
 #endif

@@ -1,6 +1,7 @@
 /* Image commands, working directly on the store: pull, images, tag, rmi,
  * image inspect/prune, system df. Output follows docker's. */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -12,20 +13,20 @@
 #include "agent/settings.h"
 #include "agent/flags.h"
 #include "agent/pull.h"
+#include "agent/container.h"
 #include "board/cleanup.h"
 #include "board/fs.h"
 #include "net/ref.h"
 #include "store/store.h"
 
-/* The data root: --root, else daemon.json's data-root, else the default. */
-static const char *data_root(const struct agent_opts *o, const struct agent_config *cfg)
+const char *agent_data_root(const struct agent_opts *o, const struct agent_config *cfg)
 {
 	if (o->root_set || !cfg->data_root)
 		return o->root;
 	return cfg->data_root;
 }
 
-static int load_config(const struct agent_opts *o, struct agent_config *cfg)
+int agent_load_config(const struct agent_opts *o, struct agent_config *cfg)
 {
 	struct berr err = { 0 };
 	if (agent_config_load(cfg, o->config_file, &err) < 0)
@@ -55,10 +56,10 @@ int agent_cmd_pull(const struct agent_opts *o, int argc, char **argv)
 	if (all)
 		return agent_usage("pull: --all-tags is not supported");
 	struct agent_config cfg;
-	if (load_config(o, &cfg))
+	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
 	struct agent_pull_opts po = {
-		.root = data_root(o, &cfg), .cfg = &cfg, .quiet = quiet, .out = stdout
+		.root = agent_data_root(o, &cfg), .cfg = &cfg, .quiet = quiet, .out = stdout
 	};
 	struct berr err = { 0 };
 	if (platform && store_platform_parse(platform, &po.platform, &err) < 0) {
@@ -187,10 +188,10 @@ static int open_listing(const struct agent_opts *o, const char *cmd, struct stor
 {
 	struct agent_config cfg;
 	memset(l, 0, sizeof(*l));
-	if (load_config(o, &cfg))
+	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
 	bool empty;
-	int rc = open_read(data_root(o, &cfg), st, &empty);
+	int rc = open_read(agent_data_root(o, &cfg), st, &empty);
 	agent_config_free(&cfg);
 	if (rc)
 		return rc;
@@ -332,6 +333,17 @@ static int resolve(const struct store *s, const struct listing *l, const char *a
 	return 0;
 }
 
+int agent_image_resolve(const struct store *s, const char *arg, char id[DIGEST_STR_MAX],
+			struct berr *err)
+{
+	struct listing l;
+	int rc = listing_load(s, &l, err);
+	if (!rc)
+		rc = resolve(s, &l, arg, id, NULL, 0, err);
+	listing_free(&l);
+	return rc;
+}
+
 static int tags_of(const struct listing *l, const char *id)
 {
 	int n = 0;
@@ -356,10 +368,10 @@ int agent_cmd_tag(const struct agent_opts *o, int argc, char **argv)
 	if (target.digest[0])
 		return agent_usage("tag: target '%s' must not contain a digest", argv[2]);
 	struct agent_config cfg;
-	if (load_config(o, &cfg))
+	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
 	struct store st;
-	int rc = store_open(&st, data_root(o, &cfg), STORE_WRITE, &err);
+	int rc = store_open(&st, agent_data_root(o, &cfg), STORE_WRITE, &err);
 	agent_config_free(&cfg);
 	if (rc < 0)
 		return agent_fail("tag: %s", err.msg);
@@ -382,6 +394,14 @@ static int remove_one(struct store *st, const char *arg, bool force)
 	char id[DIGEST_STR_MAX], tagname[600];
 	int rc = listing_load(st, &l, &err);
 	rc = rc ?: resolve(st, &l, arg, id, tagname, sizeof(tagname), &err);
+	char user[AGENT_NAME_MAX];
+	bool in_use = rc == 0 && (!tagname[0] || tags_of(&l, id) <= 1) &&
+		      agent_image_in_use(st->root, id, user, sizeof(user));
+	/* with -f the tags go; the image itself stays for its container */
+	if (in_use && !force)
+		rc = berr_setmsg(&err, EBUSY,
+				 "image %.19s is used by container %s: remove the container first",
+				 id, user);
 	if (rc == 0 && !tagname[0] && tags_of(&l, id) > 1 && !force)
 		rc = berr_setmsg(&err, EBUSY,
 				 "image %.19s is referenced by %d tags: remove the tags or use -f",
@@ -403,7 +423,7 @@ static int remove_one(struct store *st, const char *arg, bool force)
 			printf("Untagged: %s:%s\n", repo, tag);
 		}
 	}
-	bool last = rc == 0 && (!tagname[0] || tags_of(&l, id) == 1);
+	bool last = rc == 0 && (!tagname[0] || tags_of(&l, id) == 1) && !in_use;
 	if (last) {
 		rc = store_image_delete(st, id, &err);
 		if (rc == 0)
@@ -432,11 +452,11 @@ int agent_cmd_rmi(const struct agent_opts *o, int argc, char **argv)
 	if (n < 1)
 		return agent_usage("rmi: needs at least one image");
 	struct agent_config cfg;
-	if (load_config(o, &cfg))
+	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
 	struct store st;
 	struct berr err = { 0 };
-	int rc = store_open(&st, data_root(o, &cfg), STORE_WRITE, &err);
+	int rc = store_open(&st, agent_data_root(o, &cfg), STORE_WRITE, &err);
 	agent_config_free(&cfg);
 	if (rc < 0)
 		return agent_fail("rmi: %s", err.msg);
@@ -503,11 +523,27 @@ static cJSON *inspect_json(const struct store *st, const struct listing *l,
 	return j;
 }
 
+static int inspect_any(const struct agent_opts *o, int argc, char **argv, bool containers);
+
 static int image_inspect(const struct agent_opts *o, int argc, char **argv)
 {
-	int n = agent_flags(argc, argv, NULL, 0,
-			    "Usage: berth image inspect IMAGE [IMAGE...]\n\n"
-			    "Show images as JSON, like docker image inspect.\n");
+	return inspect_any(o, argc, argv, false);
+}
+
+static int inspect_any(const struct agent_opts *o, int argc, char **argv, bool containers)
+{
+	const char *format = NULL;
+	const struct agent_flag flags[] = { { "format", 'f', FLAG_STR, &format } };
+	int n = agent_flags(
+		argc, argv, flags, 1,
+		containers ? "Usage: berth inspect [OPTIONS] NAME|ID [NAME|ID...]\n\n"
+			     "Show containers or images as JSON, like docker inspect.\n\n"
+			     "Options:\n"
+			     "  -f, --format string   Go-template subset: {{.State.Status}}\n"
+			   : "Usage: berth image inspect [OPTIONS] IMAGE [IMAGE...]\n\n"
+			     "Show images as JSON, like docker image inspect.\n\n"
+			     "Options:\n"
+			     "  -f, --format string   Go-template subset: {{.Id}}\n");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n < 1)
@@ -520,26 +556,43 @@ static int image_inspect(const struct agent_opts *o, int argc, char **argv)
 		return rc;
 	cJSON *arr = cJSON_CreateArray();
 	int failed = 0;
+	struct agent_config cfg;
+	const char *root = NULL;
+	if (containers && !agent_load_config(o, &cfg))
+		root = agent_data_root(o, &cfg);
 	for (int i = 1; i <= n; i++) {
 		char id[DIGEST_STR_MAX];
 		int k = -1;
+		cJSON *cj = root ? agent_container_json(root, argv[i]) : NULL;
+		if (cj) {
+			cJSON_AddItemToArray(arr, cj);
+			continue;
+		}
 		if (resolve(&st, &l, argv[i], id, NULL, 0, &err) == 0)
 			for (int m = 0; m < l.nimg; m++)
 				if (!strcmp(l.img[m].id, id))
 					k = m;
 		if (k < 0) {
-			fprintf(stderr, "berth: error: inspect %s: no such image\n", argv[i]);
+			fprintf(stderr, "berth: error: inspect %s: no such %s\n", argv[i],
+				containers ? "container or image" : "image");
 			failed = 1;
 			continue;
 		}
 		cJSON_AddItemToArray(arr, inspect_json(&st, &l, &l.img[k]));
 	}
-	char *txt = cJSON_Print(arr);
-	if (txt)
-		printf("%s\n", txt);
-	free(txt);
+	if (format) {
+		cJSON *it;
+		cJSON_ArrayForEach(it, arr) agent_print_format(it, format);
+	} else {
+		char *txt = cJSON_Print(arr);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	}
 	cJSON_Delete(arr);
 	listing_free(&l);
+	if (root)
+		agent_config_free(&cfg);
 	return failed ? AGENT_EXIT_FAIL : AGENT_EXIT_OK;
 }
 
@@ -573,11 +626,11 @@ static int image_prune(const struct agent_opts *o, int argc, char **argv)
 				   : "all dangling images"))
 		return AGENT_EXIT_OK;
 	struct agent_config cfg;
-	if (load_config(o, &cfg))
+	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
 	struct store st;
 	struct berr err = { 0 };
-	int rc = store_open(&st, data_root(o, &cfg), STORE_WRITE, &err);
+	int rc = store_open(&st, agent_data_root(o, &cfg), STORE_WRITE, &err);
 	agent_config_free(&cfg);
 	if (rc < 0)
 		return agent_fail("image prune: %s", err.msg);
@@ -590,7 +643,7 @@ static int image_prune(const struct agent_opts *o, int argc, char **argv)
 	int removed = 0;
 	for (int i = 0; rc == 0 && i < l.nimg; i++) {
 		const char *id = l.img[i].id;
-		if (tags_of(&l, id) && !all)
+		if ((tags_of(&l, id) && !all) || agent_image_in_use(st.root, id, NULL, 0))
 			continue;
 		for (int t = 0; t < l.ntags; t++)
 			if (!strcmp(l.tags[t].id, id) &&
@@ -626,20 +679,108 @@ int agent_cmd_system(const struct agent_opts *o, int argc, char **argv)
 	int rc = open_listing(o, "system df", &st, &l);
 	if (rc)
 		return rc;
-	long long size = 0;
-	{
-		char p[PATH_MAX];
-		snprintf(p, sizeof(p), "%s/layers", st.root);
-		size = fs_du(p);
-		snprintf(p, sizeof(p), "%s/blobs", st.root);
-		size += fs_du(p);
+	struct agent_config cfg;
+	if (agent_load_config(o, &cfg)) {
+		listing_free(&l);
+		return AGENT_EXIT_FAIL;
 	}
-	char sz[32];
-	agent_human_size(size, sz, sizeof(sz));
+	char root[PATH_MAX], p[PATH_MAX];
+	snprintf(root, sizeof(root), "%s", agent_data_root(o, &cfg));
+	agent_config_free(&cfg);
+	struct agent_ctr *cv = NULL;
+	struct berr err = { 0 };
+	int nc = agent_ctr_list(root, &cv, &err);
+	if (nc < 0)
+		nc = 0;
+	/* images: active when a container uses them; reclaimable what only
+	 * unused images hold */
+	long long size = 0, unused = 0;
+	int active = 0;
+	snprintf(p, sizeof(p), "%s/blobs", root);
+	size = fs_du(p);
+	char(*seen)[DIGEST_STR_MAX] = NULL;
+	int nseen = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < l.nimg; i++) {
+			bool used = false;
+			for (int k = 0; k < nc; k++)
+				used |= !strcmp(cJSON_GetStringValue(
+							cJSON_GetObjectItem(cv[k].cfg, "Image"))
+							?: "",
+						l.img[i].id);
+			if (pass == 0)
+				active += used;
+			if ((pass == 0) != used)
+				continue;
+			for (int d = 0; d < l.img[i].nlayers; d++) {
+				bool dup = false;
+				for (int k = 0; k < nseen; k++)
+					dup |= !strcmp(seen[k], l.img[i].diff_ids[d]);
+				if (dup)
+					continue;
+				void *np = realloc(seen, sizeof(*seen) * (size_t)(nseen + 1));
+				if (!np)
+					continue;
+				seen = np;
+				strcpy(seen[nseen++], l.img[i].diff_ids[d]);
+				store_layer_path(&st, l.img[i].diff_ids[d], p, sizeof(p));
+				long long du = fs_du(p);
+				size += du;
+				if (!used)
+					unused += du;
+			}
+		}
+	free(seen);
+	long long csize = 0, creclaim = 0;
+	int crun = 0;
+	for (int k = 0; k < nc; k++) {
+		long long du = fs_du(cv[k].dir);
+		csize += du;
+		if (agent_ctr_running(&cv[k]))
+			crun++;
+		else
+			creclaim += du;
+	}
+	long long vsize = 0, vreclaim = 0;
+	int nvol = 0, vact = 0;
+	snprintf(p, sizeof(p), "%s/volumes", root);
+	DIR *d = opendir(p);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char vp[PATH_MAX];
+		snprintf(vp, sizeof(vp), "%s/%s", p, e->d_name);
+		long long du = fs_du(vp);
+		bool used = false;
+		for (int k = 0; k < nc && !used; k++) {
+			cJSON *m;
+			cJSON_ArrayForEach(m, cJSON_GetObjectItem(cv[k].cfg, "Mounts")) used |=
+				!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "Name")) ?: "",
+					e->d_name);
+		}
+		nvol++;
+		vact += used;
+		vsize += du;
+		if (!used)
+			vreclaim += du;
+	}
+	if (d)
+		closedir(d);
+	for (int k = 0; k < nc; k++)
+		agent_ctr_free(&cv[k]);
+	free(cv);
+	char a1[32], a2[32];
 	printf("%-16s%-8s%-8s%-12s%s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
-	printf("%-16s%-8d%-8d%-12s%s\n", "Images", l.nimg, 0, sz, sz);
-	printf("%-16s%-8d%-8d%-12s%s\n", "Containers", 0, 0, "0B", "0B");
-	printf("%-16s%-8d%-8d%-12s%s\n", "Local Volumes", 0, 0, "0B", "0B");
+	agent_human_size(size, a1, sizeof(a1));
+	agent_human_size(unused, a2, sizeof(a2));
+	printf("%-16s%-8d%-8d%-12s%s\n", "Images", l.nimg, active, a1, a2);
+	agent_human_size(csize, a1, sizeof(a1));
+	agent_human_size(creclaim, a2, sizeof(a2));
+	printf("%-16s%-8d%-8d%-12s%s\n", "Containers", nc, crun, a1, a2);
+	agent_human_size(vsize, a1, sizeof(a1));
+	agent_human_size(vreclaim, a2, sizeof(a2));
+	printf("%-16s%-8d%-8d%-12s%s\n", "Local Volumes", nvol, vact, a1, a2);
 	listing_free(&l);
 	return AGENT_EXIT_OK;
 }
@@ -666,5 +807,5 @@ int agent_cmd_image(const struct agent_opts *o, int argc, char **argv)
 
 int agent_cmd_inspect(const struct agent_opts *o, int argc, char **argv)
 {
-	return image_inspect(o, argc, argv);
+	return inspect_any(o, argc, argv, true);
 }

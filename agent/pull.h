@@ -25,4 +25,10 @@ struct agent_pull_opts {
 int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIGEST_STR_MAX],
 	       struct berr *err);
 
+struct store;
+/* Resolves NAME[:TAG], NAME@DIGEST or a full or short image id to an image
+ * id in the store. -ENOENT ("no such image: x") when there is none. */
+int agent_image_resolve(const struct store *s, const char *arg, char id[DIGEST_STR_MAX],
+			struct berr *err);
+
 #endif

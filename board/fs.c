@@ -37,6 +37,12 @@ int fs_sync_parent(const char *path, struct berr *err)
 
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct berr *err)
 {
+	return fs_write_replace(path, data, len, mode, true, err);
+}
+
+int fs_write_replace(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+		     struct berr *err)
+{
 	char tmp[PATH_MAX];
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
 		return berr_setmsg(err, ENAMETOOLONG, "%s: path too long", path);
@@ -58,7 +64,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		p += n;
 		left -= (size_t)n;
 	}
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (durable && fsync(fd) < 0)) {
 		int e = errno;
 		close(fd);
 		unlink(tmp);
@@ -70,7 +76,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		unlink(tmp);
 		return berr_set(err, e, "rename %s", tmp);
 	}
-	return fs_sync_parent(path, err);
+	return durable ? fs_sync_parent(path, err) : 0;
 }
 
 ssize_t fs_read_file(const char *path, char *buf, size_t cap, struct berr *err)

@@ -4,6 +4,7 @@
 #ifndef BERTH_FS_H
 #define BERTH_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -13,6 +14,12 @@
  * over path and fsyncs the directory. Readers see the old or the new
  * content, never a mix, whatever happens. Returns 0 or -errno. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct berr *err);
+
+/* The same replacement, without the fsyncs when durable is false: for
+ * state that need not survive a power cut (a --rm container's), where the
+ * rename still keeps readers from seeing a partial file. */
+int fs_write_replace(const char *path, const void *data, size_t len, mode_t mode, bool durable,
+		     struct berr *err);
 
 /* fsyncs the directory that contains path (or path itself with self). */
 int fs_sync_parent(const char *path, struct berr *err);

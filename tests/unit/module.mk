@@ -7,3 +7,4 @@ unit-$(CONFIG_SQUASHFS) += test_squashfs
 unit-y += test_log
 unit-$(CONFIG_NETWORK) += test_netlink test_ipam
 unit-y += test_cgroup
+unit-y += test_runtime

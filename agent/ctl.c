@@ -1,0 +1,1149 @@
+/* Container commands on existing containers: ps, stop, restart, kill, rm,
+ * wait, logs, rename, pause, unpause, top, stats, inspect, container prune,
+ * and the `container` command group. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/agent.h"
+#include "agent/container.h"
+#include "agent/flags.h"
+#include "agent/settings.h"
+#include "board/fs.h"
+#include "runtime/cgroup.h"
+#include "runtime/log.h"
+#include "runtime/state.h"
+
+/* The data root for a command; prints the error when the config is bad. */
+static int root_of(const struct agent_opts *o, char *root, size_t len)
+{
+	struct agent_config cfg;
+	if (agent_load_config(o, &cfg))
+		return -1;
+	snprintf(root, len, "%s", agent_data_root(o, &cfg));
+	agent_config_free(&cfg);
+	return 0;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+	return s ? s : "";
+}
+
+/* "3 seconds", "About a minute", "2 hours", as docker's units.HumanDuration. */
+static void human_duration(long long secs, char *out, size_t len)
+{
+	if (secs < 1)
+		snprintf(out, len, "Less than a second");
+	else if (secs == 1)
+		snprintf(out, len, "1 second");
+	else if (secs < 60)
+		snprintf(out, len, "%lld seconds", secs);
+	else if (secs / 60 == 1)
+		snprintf(out, len, "About a minute");
+	else if (secs < 3600)
+		snprintf(out, len, "%lld minutes", secs / 60);
+	else if ((secs + 1800) / 3600 == 1)
+		snprintf(out, len, "About an hour");
+	else if (secs < 48 * 3600)
+		snprintf(out, len, "%lld hours", (secs + 1800) / 3600);
+	else if (secs < 7 * 2 * 86400)
+		snprintf(out, len, "%lld days", secs / 86400);
+	else if (secs < 30 * 3 * 86400)
+		snprintf(out, len, "%lld weeks", secs / (7 * 86400));
+	else if (secs < 365 * 2 * 86400)
+		snprintf(out, len, "%lld months", secs / (30 * 86400));
+	else
+		snprintf(out, len, "%lld years", secs / (365 * 86400));
+}
+
+static void status_text(const struct agent_ctr *c, char *out, size_t len)
+{
+	char d[64];
+	long long now = rt_now_ns();
+	if (c->st.status == RT_RUNNING) {
+		human_duration((now - c->st.started) / 1000000000LL, d, sizeof(d));
+		snprintf(out, len, "Up %s%s", d, c->paused ? " (Paused)" : "");
+	} else if (c->st.status == RT_EXITED) {
+		human_duration((now - c->st.finished) / 1000000000LL, d, sizeof(d));
+		snprintf(out, len, "Exited (%d) %s ago", c->st.exit_code, d);
+	} else {
+		snprintf(out, len, "Created");
+	}
+}
+
+static const char *state_word(const struct agent_ctr *c)
+{
+	if (c->st.status == RT_RUNNING)
+		return c->paused ? "paused" : "running";
+	return rt_status_name(c->st.status);
+}
+
+static void command_text(const struct agent_ctr *c, char *out, size_t len, bool trunc)
+{
+	size_t used = (size_t)snprintf(out, len, "\"%s", jstr(c->cfg, "Path"));
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(c->cfg, "Args"))
+	{
+		if (used >= len - 2)
+			break;
+		used += (size_t)snprintf(out + used, len - used, " %s",
+					 cJSON_IsString(it) ? it->valuestring : "");
+	}
+	if (trunc && strlen(out) > 19)
+		strcpy(out + 16, "…");
+	if (strlen(out) < len - 1)
+		strcat(out, "\"");
+}
+
+static void fmt_time(long long ns, char *out, size_t len)
+{
+	if (!ns) {
+		snprintf(out, len, "0001-01-01T00:00:00Z");
+		return;
+	}
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+	strftime(out, len, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
+	snprintf(out + strlen(out), len - strlen(out), ".%09lldZ", ns % 1000000000LL);
+}
+
+static bool filter_ok(const struct agent_ctr *c, const struct agent_strlist *f)
+{
+	for (int i = 0; i < f->n; i++) {
+		const char *eq = strchr(f->v[i], '=');
+		if (!eq)
+			return false;
+		size_t kl = (size_t)(eq - f->v[i]);
+		const char *v = eq + 1;
+		if (!strncmp(f->v[i], "status", kl) && kl == 6) {
+			if (strcmp(v, state_word(c)))
+				return false;
+		} else if (!strncmp(f->v[i], "name", kl) && kl == 4) {
+			if (!strstr(c->name, v[0] == '/' ? v + 1 : v))
+				return false;
+		} else if (!strncmp(f->v[i], "id", kl) && kl == 2) {
+			if (strncmp(c->id, v, strlen(v)))
+				return false;
+		} else if (!strncmp(f->v[i], "exited", kl) && kl == 6) {
+			if (c->st.status != RT_EXITED || c->st.exit_code != atoi(v))
+				return false;
+		} else if (!strncmp(f->v[i], "ancestor", kl) && kl == 8) {
+			const cJSON *cc = cJSON_GetObjectItem(c->cfg, "Config");
+			if (strcmp(jstr(cc, "Image"), v) &&
+			    strncmp(jstr(c->cfg, "Image") + 7, v, strlen(v)))
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+int agent_cmd_ps(const struct agent_opts *o, int argc, char **argv)
+{
+	bool all = false, quiet = false, notrunc = false, latest = false, size = false;
+	const char *format = NULL;
+	int last = -1;
+	struct agent_strlist filters = { 0 };
+	const struct agent_flag flags[] = {
+		{ "all", 'a', FLAG_BOOL, &all },        { "quiet", 'q', FLAG_BOOL, &quiet },
+		{ "no-trunc", 0, FLAG_BOOL, &notrunc }, { "filter", 'f', FLAG_LIST, &filters },
+		{ "format", 0, FLAG_STR, &format },     { "last", 'n', FLAG_INT, &last },
+		{ "latest", 'l', FLAG_BOOL, &latest },  { "size", 's', FLAG_BOOL, &size },
+	};
+	int n = agent_flags(
+		argc, argv, flags, 8,
+		"Usage: berth ps [OPTIONS]\n\n"
+		"List containers.\n\n"
+		"Options:\n"
+		"  -a, --all             Show all containers (default shows just running)\n"
+		"  -f, --filter filter   status=, name=, id=, exited=, ancestor=\n"
+		"      --format string   Go-template subset: {{.Names}} {{.Status}}\n"
+		"  -n, --last int        Show n last created containers\n"
+		"  -l, --latest          Show the latest created container\n"
+		"      --no-trunc        Do not truncate output\n"
+		"  -q, --quiet           Only display container IDs\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n > 0)
+		return agent_usage("ps: takes no arguments");
+	for (int i = 0; i < filters.n; i++) {
+		static const char *const keys[] = { "status=", "name=", "id=", "exited=",
+						    "ancestor=" };
+		bool ok = false;
+		for (int k = 0; k < 5; k++)
+			ok |= !strncmp(filters.v[i], keys[k], strlen(keys[k]));
+		if (!ok)
+			return agent_usage("ps: unsupported filter '%s'", filters.v[i]);
+	}
+	if (latest)
+		last = 1;
+	if (last > 0 || filters.n)
+		all = true;
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	struct agent_ctr *v;
+	struct berr err = { 0 };
+	int nc = agent_ctr_list(root, &v, &err);
+	if (nc < 0)
+		return agent_fail("ps: %s", err.msg);
+	if (!quiet && !format)
+		printf("%-14s %-20s %-22s %-18s %-28s %-8s %s\n", "CONTAINER ID", "IMAGE",
+		       "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
+	int shown = 0;
+	for (int i = 0; i < nc; i++) {
+		struct agent_ctr *c = &v[i];
+		bool running = c->st.status == RT_RUNNING;
+		if ((!all && !running) || !filter_ok(c, &filters) || (last > 0 && shown >= last))
+			continue;
+		shown++;
+		char id[AGENT_CTR_ID_LEN + 1];
+		snprintf(id, sizeof(id), "%.*s", notrunc ? AGENT_CTR_ID_LEN : 12, c->id);
+		if (quiet) {
+			printf("%s\n", id);
+			continue;
+		}
+		char cmd[512], created[80], status[96];
+		command_text(c, cmd, sizeof(cmd), !notrunc);
+		long long cns =
+			(long long)cJSON_GetNumberValue(cJSON_GetObjectItem(c->cfg, "CreatedNs"));
+		human_duration((rt_now_ns() - cns) / 1000000000LL, created, sizeof(created) - 5);
+		strcat(created, " ago");
+		status_text(c, status, sizeof(status));
+		const char *image = jstr(cJSON_GetObjectItem(c->cfg, "Config"), "Image");
+		if (format) {
+			cJSON *row = cJSON_CreateObject();
+			cJSON_AddStringToObject(row, "ID", id);
+			cJSON_AddStringToObject(row, "Image", image);
+			cJSON_AddStringToObject(row, "Command", cmd);
+			cJSON_AddStringToObject(row, "RunningFor", created);
+			cJSON_AddStringToObject(row, "Status", status);
+			cJSON_AddStringToObject(row, "State", state_word(c));
+			cJSON_AddStringToObject(row, "Ports", "");
+			cJSON_AddStringToObject(row, "Names", c->name);
+			agent_print_format(row, format);
+			cJSON_Delete(row);
+			continue;
+		}
+		printf("%-14s %-20s %-22s %-18s %-28s %-8s %s\n", id, image, cmd, created, status,
+		       "", c->name);
+	}
+	for (int i = 0; i < nc; i++)
+		agent_ctr_free(&v[i]);
+	free(v);
+	return AGENT_EXIT_OK;
+}
+
+/* Runs fn on each container argument; prints the argument on success as
+ * docker does. Returns 0, or 1 when any failed. */
+static int each_arg(const struct agent_opts *o, int n, char **argv,
+		    int (*fn)(const char *root, struct agent_ctr *c, void *arg, struct berr *err),
+		    void *arg, bool echo)
+{
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	int ret = AGENT_EXIT_OK;
+	for (int i = 1; i <= n; i++) {
+		struct agent_ctr c;
+		struct berr err = { 0 };
+		if (agent_ctr_find(root, argv[i], &c, &err)) {
+			ret = agent_fail("%s: %s", argv[0], err.msg);
+			continue;
+		}
+		if (fn(root, &c, arg, &err) < 0)
+			ret = agent_fail("%s %s: %s", argv[0], argv[i], err.msg);
+		else if (echo)
+			printf("%s\n", argv[i]);
+		agent_ctr_free(&c);
+	}
+	return ret;
+}
+
+struct stop_args {
+	int timeout; /* -1: the container's own, else 10 */
+	const char *signal;
+};
+
+static int stop_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
+{
+	struct stop_args *a = arg;
+	const cJSON *cc = cJSON_GetObjectItem(c->cfg, "Config");
+	int t = a->timeout;
+	if (t < 0) {
+		const cJSON *st = cJSON_GetObjectItem(cc, "StopTimeout");
+		t = cJSON_IsNumber(st) ? st->valueint : 10;
+	}
+	int sig = agent_signal_parse(a->signal ? a->signal : jstr(cc, "StopSignal"));
+	return agent_ctr_stop(c, sig ? sig : SIGTERM, t, err);
+}
+
+static int parse_stop(int argc, char **argv, struct stop_args *a, const char *what)
+{
+	a->timeout = -1;
+	a->signal = NULL;
+	const struct agent_flag flags[] = {
+		{ "time", 't', FLAG_INT, &a->timeout },
+		{ "timeout", 0, FLAG_INT, &a->timeout },
+		{ "signal", 's', FLAG_STR, &a->signal },
+	};
+	char usage[512];
+	snprintf(usage, sizeof(usage),
+		 "Usage: berth %s [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+		 "%s\n\n"
+		 "Options:\n"
+		 "  -s, --signal string   Signal to send (default: the image's StopSignal, "
+		 "SIGTERM)\n"
+		 "  -t, --time int        Seconds to wait before killing it (default 10)\n",
+		 argv[0], what);
+	int n = agent_flags(argc, argv, flags, 3, usage);
+	if (n < 0)
+		return n;
+	if (n < 1) {
+		agent_usage("%s: needs at least one container", argv[0]);
+		return -2;
+	}
+	if (a->signal && !agent_signal_parse(a->signal)) {
+		agent_usage("%s: unknown signal '%s'", argv[0], a->signal);
+		return -2;
+	}
+	return n;
+}
+
+int agent_cmd_stop(const struct agent_opts *o, int argc, char **argv)
+{
+	struct stop_args a;
+	int n = parse_stop(argc, argv, &a, "Stop one or more running containers.");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	return each_arg(o, n, argv, stop_one, &a, true);
+}
+
+static int restart_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
+{
+	int rc = stop_one(root, c, arg, err);
+	if (rc)
+		return rc;
+	int code;
+	struct agent_attach none = { 0 };
+	return agent_ctr_start(root, c, &none, &code, err) < 0 ? -1 : 0;
+}
+
+int agent_cmd_restart(const struct agent_opts *o, int argc, char **argv)
+{
+	struct stop_args a;
+	int n = parse_stop(argc, argv, &a, "Restart one or more containers.");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	return each_arg(o, n, argv, restart_one, &a, true);
+}
+
+static int kill_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
+{
+	return agent_ctr_kill(c, *(int *)arg, err);
+}
+
+int agent_cmd_kill(const struct agent_opts *o, int argc, char **argv)
+{
+	const char *sig = "KILL";
+	const struct agent_flag flags[] = { { "signal", 's', FLAG_STR, &sig } };
+	int n = agent_flags(argc, argv, flags, 1,
+			    "Usage: berth kill [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+			    "Kill one or more running containers.\n\n"
+			    "Options:\n"
+			    "  -s, --signal string   Signal to send (default \"KILL\")\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("kill: needs at least one container");
+	int s = agent_signal_parse(sig);
+	if (!s)
+		return agent_usage("kill: unknown signal '%s'", sig);
+	return each_arg(o, n, argv, kill_one, &s, true);
+}
+
+struct rm_args {
+	bool force, volumes;
+};
+
+static int rm_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
+{
+	struct rm_args *a = arg;
+	return agent_ctr_remove(root, c, a->force, a->volumes, err);
+}
+
+int agent_cmd_rm(const struct agent_opts *o, int argc, char **argv)
+{
+	struct rm_args a = { 0 };
+	bool link = false;
+	const struct agent_flag flags[] = {
+		{ "force", 'f', FLAG_BOOL, &a.force },
+		{ "volumes", 'v', FLAG_BOOL, &a.volumes },
+		{ "link", 'l', FLAG_BOOL, &link },
+	};
+	int n = agent_flags(argc, argv, flags, 3,
+			    "Usage: berth rm [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+			    "Remove one or more containers.\n\n"
+			    "Options:\n"
+			    "  -f, --force     Kill a running container first\n"
+			    "  -v, --volumes   Remove its anonymous volumes\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("rm: needs at least one container");
+	if (link)
+		return agent_usage("rm: --link is not supported");
+	return each_arg(o, n, argv, rm_one, &a, true);
+}
+
+static int wait_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
+{
+	printf("%d\n", agent_ctr_wait(c, err));
+	fflush(stdout);
+	return 0;
+}
+
+int agent_cmd_wait(const struct agent_opts *o, int argc, char **argv)
+{
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth wait CONTAINER [CONTAINER...]\n\n"
+			    "Block until containers stop, then print their exit codes.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("wait: needs at least one container");
+	return each_arg(o, n, argv, wait_one, NULL, false);
+}
+
+static int pause_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
+{
+	bool freeze = *(bool *)arg;
+	agent_ctr_refresh(c);
+	if (!agent_ctr_running(c))
+		return berr_setmsg(err, EINVAL, "container %s is not running", c->name);
+	if (freeze == c->paused)
+		return berr_setmsg(err, EINVAL, "container %s is %s paused", c->name,
+				   freeze ? "already" : "not");
+	struct rt_cg_host h;
+	struct rt_cgroup g;
+	char name[128], p[PATH_MAX + 16];
+	int rc = rt_cgroup_detect(&h, "/proc/self/mountinfo", err);
+	if (rc)
+		return rc;
+	agent_ctr_cgroup(c, name, sizeof(name));
+	rt_cgroup_init(&g, &h, name);
+	snprintf(p, sizeof(p), "%s/paused", c->dir);
+	if (freeze) {
+		rc = rt_cgroup_freeze(&g, true, err);
+		if (!rc)
+			rc = fs_write_atomic(p, "1\n", 2, 0644, err);
+		return rc;
+	}
+	rc = rt_cgroup_freeze(&g, false, err);
+	if (!rc && unlink(p) && errno != ENOENT)
+		rc = berr_set(err, errno, "%s", p);
+	return rc;
+}
+
+int agent_cmd_pause(const struct agent_opts *o, int argc, char **argv)
+{
+	bool f = true;
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth pause CONTAINER [CONTAINER...]\n\n"
+			    "Freeze all processes of one or more containers.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("pause: needs at least one container");
+	return each_arg(o, n, argv, pause_one, &f, true);
+}
+
+int agent_cmd_unpause(const struct agent_opts *o, int argc, char **argv)
+{
+	bool f = false;
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth unpause CONTAINER [CONTAINER...]\n\n"
+			    "Thaw all processes of one or more containers.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("unpause: needs at least one container");
+	return each_arg(o, n, argv, pause_one, &f, true);
+}
+
+int agent_cmd_rename(const struct agent_opts *o, int argc, char **argv)
+{
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth rename CONTAINER NEW_NAME\n\nRename a container.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n != 2)
+		return agent_usage("rename: needs a container and a new name");
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	struct berr err = { 0 };
+	if (agent_ctr_rename(root, argv[1], argv[2], &err))
+		return agent_fail("rename %s: %s", argv[1], err.msg);
+	return AGENT_EXIT_OK;
+}
+
+/* --- logs --- */
+
+static bool log_done(void *arg)
+{
+	struct agent_ctr *c = arg;
+	agent_ctr_refresh(c);
+	return !agent_ctr_running(c);
+}
+
+static int log_out(void *arg, enum rt_log_stream s, const char *buf, size_t len)
+{
+	FILE *f = s == RT_LOG_STDERR ? stderr : stdout;
+	if (fwrite(buf, 1, len, f) != len || fputc('\n', f) == EOF || fflush(f))
+		return -EPIPE;
+	return 0;
+}
+
+/* --since/--until: RFC 3339, unix seconds, or a duration back from now
+ * ("10m", "1h30m", "45s"). */
+static int parse_when(const char *s, struct timespec *ts)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end != s && !*end) {
+		ts->tv_sec = (time_t)v;
+		ts->tv_nsec = (long)((v - (double)ts->tv_sec) * 1e9);
+		return 0;
+	}
+	struct tm tm = { 0 };
+	const char *r = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!r)
+		r = strptime(s, "%Y-%m-%d", &tm);
+	if (r) {
+		ts->tv_sec = timegm(&tm);
+		ts->tv_nsec = 0;
+		if (*r == '.') {
+			double frac = strtod(r, &end);
+			ts->tv_nsec = (long)(frac * 1e9);
+			r = end;
+		}
+		return (*r == 'Z' || !*r) ? 0 : -1;
+	}
+	long long total = 0;
+	const char *p = s;
+	while (*p) {
+		char *e;
+		double x = strtod(p, &e);
+		if (e == p)
+			return -1;
+		if (*e == 'h')
+			total += (long long)(x * 3600);
+		else if (*e == 'm' && e[1] == 's')
+			total += 0, e++;
+		else if (*e == 'm')
+			total += (long long)(x * 60);
+		else if (*e == 's')
+			total += (long long)x;
+		else
+			return -1;
+		p = e + 1;
+	}
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec -= total;
+	return 0;
+}
+
+int agent_cmd_logs(const struct agent_opts *o, int argc, char **argv)
+{
+	bool follow = false, timestamps = false, details = false;
+	const char *tail = "all", *since = NULL, *until = NULL;
+	const struct agent_flag flags[] = {
+		{ "follow", 'f', FLAG_BOOL, &follow },
+		{ "timestamps", 't', FLAG_BOOL, &timestamps },
+		{ "tail", 'n', FLAG_STR, &tail },
+		{ "since", 0, FLAG_STR, &since },
+		{ "until", 0, FLAG_STR, &until },
+		{ "details", 0, FLAG_BOOL, &details },
+	};
+	int n = agent_flags(
+		argc, argv, flags, 6,
+		"Usage: berth logs [OPTIONS] CONTAINER\n\n"
+		"Fetch the logs of a container.\n\n"
+		"Options:\n"
+		"  -f, --follow         Follow log output\n"
+		"      --since string   Show logs since a time (2026-11-23T15:04:05Z, unix\n"
+		"                       seconds) or for a duration back (10m, 1h)\n"
+		"  -n, --tail string    Number of lines from the end (default \"all\")\n"
+		"  -t, --timestamps     Show timestamps\n"
+		"      --until string   Show logs before a time or duration back\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n != 1)
+		return agent_usage("logs: needs exactly one container");
+	struct rt_log_read_opts ro = { .tail = -1,
+				       .timestamps = timestamps,
+				       .streams = RT_LOG_STDOUT | RT_LOG_STDERR,
+				       .follow = follow };
+	if (strcmp(tail, "all")) {
+		char *end;
+		long t = strtol(tail, &end, 10);
+		if (*end || end == tail || t < -1)
+			return agent_usage("logs: --tail %s: a number or \"all\"", tail);
+		ro.tail = t;
+	}
+	if (since && parse_when(since, &ro.since))
+		return agent_usage("logs: --since %s: not a time or duration", since);
+	if (until && parse_when(until, &ro.until))
+		return agent_usage("logs: --until %s: not a time or duration", until);
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	struct agent_ctr c;
+	struct berr err = { 0 };
+	if (agent_ctr_find(root, argv[1], &c, &err))
+		return agent_fail("logs: %s", err.msg);
+	ro.done = log_done;
+	ro.done_arg = &c;
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/container.log", c.dir);
+	int rc = rt_log_read(path, &ro, log_out, NULL, &err);
+	agent_ctr_free(&c);
+	if (rc == -ENOENT || rc == -EPIPE)
+		return AGENT_EXIT_OK;
+	return rc < 0 ? agent_fail("logs %s: %s", argv[1], err.msg) : AGENT_EXIT_OK;
+}
+
+/* --- top and stats --- */
+
+struct proc_info {
+	int pid, ppid;
+	unsigned long long utime, stime, start;
+	char cmd[512];
+	unsigned uid;
+};
+
+static int proc_read(int pid, struct proc_info *p)
+{
+	char path[64], buf[2048];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (fs_read_file(path, buf, sizeof(buf), NULL) <= 0)
+		return -1;
+	char *r = strrchr(buf, ')');
+	if (!r)
+		return -1;
+	/* fields after ") ": state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime ... starttime (22) */
+	char state;
+	unsigned long long f[20];
+	if (sscanf(r + 2,
+		   "%c %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
+		   "%llu %llu %llu %llu",
+		   &state, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9],
+		   &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16], &f[17], &f[18]) < 20)
+		return -1;
+	p->ppid = (int)f[0];
+	p->utime = f[10];
+	p->stime = f[11];
+	p->start = f[18];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	ssize_t n = fs_read_file(path, p->cmd, sizeof(p->cmd), NULL);
+	if (n <= 0) {
+		char *l = strchr(buf, '('), *e = strrchr(buf, ')');
+		snprintf(p->cmd, sizeof(p->cmd), "[%.*s]", l && e ? (int)(e - l - 1) : 0,
+			 l ? l + 1 : "");
+	} else {
+		for (ssize_t i = 0; i < n - 1; i++)
+			if (!p->cmd[i])
+				p->cmd[i] = ' ';
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (fs_read_file(path, buf, sizeof(buf), NULL) > 0) {
+		char *u = strstr(buf, "\nUid:");
+		if (u)
+			p->uid = (unsigned)strtoul(u + 5, NULL, 10);
+	}
+	return 0;
+}
+
+static int container_cgroup(const struct agent_ctr *c, struct rt_cg_host *h, struct rt_cgroup *g,
+			    struct berr *err)
+{
+	int rc = rt_cgroup_detect(h, "/proc/self/mountinfo", err);
+	if (rc)
+		return rc;
+	char name[128];
+	agent_ctr_cgroup(c, name, sizeof(name));
+	rt_cgroup_init(g, h, name);
+	return 0;
+}
+
+int agent_cmd_top(const struct agent_opts *o, int argc, char **argv)
+{
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth top CONTAINER\n\nShow the processes of a container.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("top: needs a container");
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	struct agent_ctr c;
+	struct berr err = { 0 };
+	if (agent_ctr_find(root, argv[1], &c, &err))
+		return agent_fail("top: %s", err.msg);
+	if (!agent_ctr_running(&c)) {
+		agent_ctr_free(&c);
+		return agent_fail("top: container %s is not running", argv[1]);
+	}
+	struct rt_cg_host h;
+	struct rt_cgroup g;
+	pid_t pids[1024];
+	int np = container_cgroup(&c, &h, &g, &err);
+	if (!np)
+		np = rt_cgroup_pids(&g, pids, 1024, &err);
+	agent_ctr_free(&c);
+	if (np < 0)
+		return agent_fail("top %s: %s", argv[1], err.msg);
+	long hz = sysconf(_SC_CLK_TCK);
+	printf("%-10s %-8s %-8s %-3s %-6s %-6s %-10s %s\n", "UID", "PID", "PPID", "C", "STIME",
+	       "TTY", "TIME", "CMD");
+	for (int i = 0; i < np; i++) {
+		struct proc_info p;
+		if (proc_read(pids[i], &p))
+			continue;
+		struct passwd *pw = getpwuid(p.uid);
+		char user[32];
+		snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "");
+		if (!pw)
+			snprintf(user, sizeof(user), "%u", p.uid);
+		unsigned long long t = (p.utime + p.stime) / (unsigned long long)hz;
+		printf("%-10s %-8d %-8d %-3d %-6s %-6s %02llu:%02llu:%02llu   %s\n", user, p.pid,
+		       p.ppid, 0, "-", "?", t / 3600, t / 60 % 60, t % 60, p.cmd);
+	}
+	return AGENT_EXIT_OK;
+}
+
+static void net_io(pid_t pid, unsigned long long *rx, unsigned long long *tx)
+{
+	char path[64], buf[8192];
+	*rx = *tx = 0;
+	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
+	if (fs_read_file(path, buf, sizeof(buf), NULL) <= 0)
+		return;
+	for (char *l = strchr(buf, '\n'); l; l = strchr(l + 1, '\n')) {
+		char name[32];
+		unsigned long long r, x, d;
+		if (sscanf(l + 1, " %31[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu", name,
+			   &r, &d, &d, &d, &d, &d, &d, &d, &x) == 10 &&
+		    strcmp(name, "lo")) {
+			*rx += r;
+			*tx += x;
+		}
+	}
+}
+
+int agent_cmd_stats(const struct agent_opts *o, int argc, char **argv)
+{
+	bool no_stream = false, all = false, notrunc = false;
+	const struct agent_flag flags[] = {
+		{ "no-stream", 0, FLAG_BOOL, &no_stream },
+		{ "all", 'a', FLAG_BOOL, &all },
+		{ "no-trunc", 0, FLAG_BOOL, &notrunc },
+	};
+	int n = agent_flags(
+		argc, argv, flags, 3,
+		"Usage: berth stats --no-stream [OPTIONS] [CONTAINER...]\n\n"
+		"Show containers' resource usage once.\n\n"
+		"Options:\n"
+		"  -a, --all         Show all containers (default shows just running)\n"
+		"      --no-stream   Print one sample and exit (required in this version)\n"
+		"      --no-trunc    Do not truncate output\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (!no_stream)
+		return agent_usage("stats: only --no-stream is supported in this version");
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	struct agent_ctr *v = NULL;
+	struct berr err = { 0 };
+	int nc;
+	if (n > 0) {
+		v = calloc((size_t)n, sizeof(*v));
+		nc = 0;
+		for (int i = 1; v && i <= n; i++) {
+			if (agent_ctr_find(root, argv[i], &v[nc], &err)) {
+				for (int k = 0; k < nc; k++)
+					agent_ctr_free(&v[k]);
+				free(v);
+				return agent_fail("stats: %s", err.msg);
+			}
+			nc++;
+		}
+	} else {
+		nc = agent_ctr_list(root, &v, &err);
+		if (nc < 0)
+			return agent_fail("stats: %s", err.msg);
+	}
+	struct rt_cg_host h;
+	struct rt_cgroup g;
+	struct rt_cg_stats s0[64], s1;
+	if (nc > 64)
+		nc = 64;
+	for (int i = 0; i < nc; i++) {
+		memset(&s0[i], 0, sizeof(s0[i]));
+		if (agent_ctr_running(&v[i]) && !container_cgroup(&v[i], &h, &g, &err))
+			rt_cgroup_stats(&g, &s0[i], &err);
+	}
+	/* CPU % is measured over a short interval, as docker's first sample */
+	struct timespec d = { 0, 250000000 };
+	nanosleep(&d, NULL);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned long long memtotal = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
+				      (unsigned long long)sysconf(_SC_PAGESIZE);
+	printf("%-14s %-20s %-8s %-22s %-7s %-18s %-14s %s\n", "CONTAINER ID", "NAME", "CPU %",
+	       "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS");
+	for (int i = 0; i < nc; i++) {
+		struct agent_ctr *c = &v[i];
+		bool running = agent_ctr_running(c);
+		if (!running && !all && n == 0)
+			continue;
+		memset(&s1, 0, sizeof(s1));
+		if (running && !container_cgroup(c, &h, &g, &err))
+			rt_cgroup_stats(&g, &s1, &err);
+		double cpu =
+			s1.cpu_usage_ns > s0[i].cpu_usage_ns
+				? (double)(s1.cpu_usage_ns - s0[i].cpu_usage_ns) / 2.5e8 * 100.0
+				: 0.0;
+		if (ncpu > 0 && cpu > 100.0 * (double)ncpu)
+			cpu = 100.0 * (double)ncpu;
+		unsigned long long lim =
+			s1.mem_limit && s1.mem_limit < memtotal ? s1.mem_limit : memtotal;
+		char use[32], limit[32], rxs[32], txs[32];
+		agent_human_size((long long)s1.mem_usage, use, sizeof(use));
+		agent_human_size((long long)lim, limit, sizeof(limit));
+		unsigned long long rx = 0, tx = 0;
+		if (running)
+			net_io(c->st.pid, &rx, &tx);
+		agent_human_size((long long)rx, rxs, sizeof(rxs));
+		agent_human_size((long long)tx, txs, sizeof(txs));
+		char mem[64], net[64];
+		snprintf(mem, sizeof(mem), "%s / %s", use, limit);
+		snprintf(net, sizeof(net), "%s / %s", rxs, txs);
+		printf("%-14.*s %-20s %-8.2f %-22s %-7.2f %-18s %-14s %llu\n",
+		       notrunc ? AGENT_CTR_ID_LEN : 12, c->id, c->name, cpu, mem,
+		       lim ? (double)s1.mem_usage * 100.0 / (double)lim : 0.0, net, "-",
+		       (unsigned long long)s1.pids);
+	}
+	for (int i = 0; i < nc; i++)
+		agent_ctr_free(&v[i]);
+	free(v);
+	return AGENT_EXIT_OK;
+}
+
+/* --- inspect --- */
+
+cJSON *agent_container_json(const char *root, const char *ref)
+{
+	struct agent_ctr c;
+	struct berr err = { 0 };
+	if (agent_ctr_find(root, ref, &c, &err))
+		return NULL;
+	cJSON *j = cJSON_CreateObject();
+	char t[64], p[PATH_MAX + 32];
+	cJSON_AddStringToObject(j, "Id", c.id);
+	cJSON_AddStringToObject(j, "Created", jstr(c.cfg, "Created"));
+	cJSON_AddStringToObject(j, "Path", jstr(c.cfg, "Path"));
+	cJSON_AddItemToObject(j, "Args", cJSON_Duplicate(cJSON_GetObjectItem(c.cfg, "Args"), true));
+	cJSON *st = cJSON_AddObjectToObject(j, "State");
+	bool running = c.st.status == RT_RUNNING;
+	cJSON_AddStringToObject(st, "Status", state_word(&c));
+	cJSON_AddBoolToObject(st, "Running", running);
+	cJSON_AddBoolToObject(st, "Paused", running && c.paused);
+	cJSON_AddBoolToObject(st, "Restarting", false);
+	cJSON_AddBoolToObject(st, "OOMKilled", c.st.oom_killed);
+	cJSON_AddBoolToObject(st, "Dead", false);
+	cJSON_AddNumberToObject(st, "Pid", running ? c.st.pid : 0);
+	cJSON_AddNumberToObject(st, "ExitCode", c.st.exit_code);
+	cJSON_AddStringToObject(st, "Error", c.st.error);
+	fmt_time(c.st.started, t, sizeof(t));
+	cJSON_AddStringToObject(st, "StartedAt", t);
+	fmt_time(c.st.status == RT_EXITED ? c.st.finished : 0, t, sizeof(t));
+	cJSON_AddStringToObject(st, "FinishedAt", t);
+	cJSON_AddNumberToObject(st, "MonitorPid", running ? c.st.monitor : 0);
+	cJSON_AddStringToObject(j, "Image", jstr(c.cfg, "Image"));
+	static const char *const files[][2] = { { "ResolvConfPath", "resolv.conf" },
+						{ "HostnamePath", "hostname" },
+						{ "HostsPath", "hosts" },
+						{ "LogPath", "container.log" } };
+	for (int i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%s", c.dir, files[i][1]);
+		cJSON_AddStringToObject(j, files[i][0], p);
+	}
+	char name[AGENT_NAME_MAX + 1];
+	snprintf(name, sizeof(name), "/%s", c.name);
+	cJSON_AddStringToObject(j, "Name", name);
+	cJSON_AddNumberToObject(j, "RestartCount", c.st.restarts);
+	cJSON_AddStringToObject(j, "Driver", "overlay");
+	cJSON_AddStringToObject(j, "Platform", "linux");
+	cJSON_AddItemToObject(j, "HostConfig",
+			      cJSON_Duplicate(cJSON_GetObjectItem(c.cfg, "HostConfig"), true));
+	cJSON *mounts = cJSON_Duplicate(cJSON_GetObjectItem(c.cfg, "Mounts"), true);
+	cJSON *m;
+	cJSON_ArrayForEach(m, mounts)
+	{
+		if (strcmp(jstr(m, "Type"), "volume"))
+			continue;
+		agent_volume_path(root, jstr(m, "Name"), p, sizeof(p));
+		cJSON_DeleteItemFromObject(m, "Source");
+		cJSON_AddStringToObject(m, "Source", p);
+		cJSON_AddStringToObject(m, "Driver", "local");
+	}
+	cJSON_AddItemToObject(j, "Mounts", mounts);
+	cJSON_AddItemToObject(j, "Config",
+			      cJSON_Duplicate(cJSON_GetObjectItem(c.cfg, "Config"), true));
+	cJSON *ns = cJSON_AddObjectToObject(j, "NetworkSettings");
+	cJSON_AddStringToObject(ns, "IPAddress", "");
+	cJSON_AddObjectToObject(ns, "Ports");
+	agent_ctr_free(&c);
+	return j;
+}
+
+/* --- format --- */
+
+static void print_value(const cJSON *v)
+{
+	if (!v || cJSON_IsNull(v)) {
+		fputs("<no value>", stdout);
+	} else if (cJSON_IsString(v)) {
+		fputs(v->valuestring, stdout);
+	} else if (cJSON_IsBool(v)) {
+		fputs(cJSON_IsTrue(v) ? "true" : "false", stdout);
+	} else if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+		if (d == (double)(long long)d)
+			printf("%lld", (long long)d);
+		else
+			printf("%g", d);
+	} else if (cJSON_IsArray(v)) {
+		fputc('[', stdout);
+		const cJSON *it;
+		bool first = true;
+		cJSON_ArrayForEach(it, v)
+		{
+			if (!first)
+				fputc(' ', stdout);
+			first = false;
+			print_value(it);
+		}
+		fputc(']', stdout);
+	} else {
+		char *s = cJSON_PrintUnformatted(v);
+		if (s)
+			fputs(s, stdout);
+		free(s);
+	}
+}
+
+static const cJSON *walk(const cJSON *j, const char *path, size_t len)
+{
+	const char *p = path, *end = path + len;
+	if (p < end && *p == '.')
+		p++;
+	while (p < end && j) {
+		const char *dot = memchr(p, '.', (size_t)(end - p));
+		size_t kl = dot ? (size_t)(dot - p) : (size_t)(end - p);
+		if (!kl)
+			break;
+		char key[128];
+		snprintf(key, sizeof(key), "%.*s", (int)kl, p);
+		j = cJSON_GetObjectItemCaseSensitive(j, key);
+		p += kl + (dot ? 1 : 0);
+	}
+	return j;
+}
+
+void agent_print_format(const cJSON *j, const char *fmt)
+{
+	const char *p = fmt;
+	while (*p) {
+		const char *open = strstr(p, "{{");
+		if (!open) {
+			fputs(p, stdout);
+			break;
+		}
+		fwrite(p, 1, (size_t)(open - p), stdout);
+		const char *close = strstr(open, "}}");
+		if (!close) {
+			fputs(open, stdout);
+			break;
+		}
+		const char *a = open + 2, *b = close;
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		bool json = false;
+		if (b - a > 5 && !strncmp(a, "json ", 5)) {
+			json = true;
+			a += 5;
+			while (a < b && isspace((unsigned char)*a))
+				a++;
+		}
+		const cJSON *v = walk(j, a, (size_t)(b - a));
+		if (json) {
+			char *s = v ? cJSON_PrintUnformatted(v) : NULL;
+			fputs(s ? s : "null", stdout);
+			free(s);
+		} else {
+			print_value(v);
+		}
+		p = close + 2;
+	}
+	fputc('\n', stdout);
+}
+
+/* --- prune and the container group --- */
+
+static int container_prune(const struct agent_opts *o, int argc, char **argv)
+{
+	bool force = false;
+	const struct agent_flag flags[] = { { "force", 'f', FLAG_BOOL, &force } };
+	int n = agent_flags(argc, argv, flags, 1,
+			    "Usage: berth container prune [OPTIONS]\n\n"
+			    "Remove all stopped containers.\n\n"
+			    "Options:\n"
+			    "  -f, --force   Do not prompt for confirmation\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n > 0)
+		return agent_usage("container prune: takes no arguments");
+	if (!force) {
+		fputs("WARNING! This will remove all stopped containers.\n"
+		      "Are you sure you want to continue? [y/N] ",
+		      stdout);
+		fflush(stdout);
+		char line[16];
+		if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
+			return AGENT_EXIT_OK;
+	}
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	struct agent_ctr *v;
+	struct berr err = { 0 };
+	int nc = agent_ctr_list(root, &v, &err);
+	if (nc < 0)
+		return agent_fail("container prune: %s", err.msg);
+	long long freed = 0;
+	bool header = false;
+	for (int i = 0; i < nc; i++) {
+		if (!agent_ctr_running(&v[i])) {
+			long long sz = fs_du(v[i].dir);
+			if (!agent_ctr_remove(root, &v[i], false, false, &err)) {
+				if (!header)
+					printf("Deleted Containers:\n");
+				header = true;
+				printf("%s\n", v[i].id);
+				freed += sz;
+			}
+		}
+		agent_ctr_free(&v[i]);
+	}
+	free(v);
+	char sz[32];
+	agent_human_size(freed, sz, sizeof(sz));
+	printf("%sTotal reclaimed space: %s\n", header ? "\n" : "", sz);
+	return AGENT_EXIT_OK;
+}
+
+static int container_ls(const struct agent_opts *o, int argc, char **argv)
+{
+	return agent_cmd_ps(o, argc, argv);
+}
+
+static int container_inspect(const struct agent_opts *o, int argc, char **argv)
+{
+	const char *format = NULL;
+	const struct agent_flag flags[] = { { "format", 'f', FLAG_STR, &format } };
+	int n = agent_flags(argc, argv, flags, 1,
+			    "Usage: berth container inspect [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+			    "Show containers as JSON.\n\n"
+			    "Options:\n"
+			    "  -f, --format string   Go-template subset: {{.State.Status}}\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("container inspect: needs at least one container");
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	cJSON *arr = cJSON_CreateArray();
+	int ret = AGENT_EXIT_OK;
+	for (int i = 1; i <= n; i++) {
+		cJSON *j = agent_container_json(root, argv[i]);
+		if (!j) {
+			ret = agent_fail("container inspect: no such container: %s", argv[i]);
+			continue;
+		}
+		if (format)
+			agent_print_format(j, format);
+		cJSON_AddItemToArray(arr, j);
+	}
+	if (!format) {
+		char *s = cJSON_Print(arr);
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	}
+	cJSON_Delete(arr);
+	return ret;
+}
+
+int agent_cmd_container(const struct agent_opts *o, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		agent_cmd_fn *fn;
+	} sub[] = {
+		{ "attach", agent_cmd_attach },   { "create", agent_cmd_create },
+		{ "exec", agent_cmd_exec },       { "export", agent_cmd_export },
+		{ "inspect", container_inspect }, { "kill", agent_cmd_kill },
+		{ "logs", agent_cmd_logs },       { "ls", container_ls },
+		{ "list", container_ls },         { "pause", agent_cmd_pause },
+		{ "prune", container_prune },     { "ps", container_ls },
+		{ "rename", agent_cmd_rename },   { "restart", agent_cmd_restart },
+		{ "rm", agent_cmd_rm },           { "run", agent_cmd_run },
+		{ "start", agent_cmd_start },     { "stats", agent_cmd_stats },
+		{ "stop", agent_cmd_stop },       { "top", agent_cmd_top },
+		{ "unpause", agent_cmd_unpause }, { "wait", agent_cmd_wait },
+	};
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs("Usage: berth container COMMAND\n\nManage containers.\n\nCommands:\n",
+		      stdout);
+		for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+			printf("  %s\n", sub[i].name);
+		return argc < 2 ? AGENT_EXIT_USAGE : AGENT_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (!strcmp(argv[1], sub[i].name))
+			return sub[i].fn(o, argc - 1, argv + 1);
+	return agent_usage("container: unknown command '%s' (see 'berth container --help')",
+			   argv[1]);
+}

@@ -1,0 +1,229 @@
+/* berth exec: a new process in a running container's namespaces and cgroup,
+ * with the container's environment, user and capabilities. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/agent.h"
+#include "agent/container.h"
+#include "agent/flags.h"
+#include "agent/settings.h"
+#include "runtime/cgroup.h"
+#include "runtime/container.h"
+
+static volatile sig_atomic_t winch;
+
+static void on_winch(int sig)
+{
+	winch = 1;
+}
+
+/* Copies between our terminal and the pty master until the process closes it. */
+static void pty_relay(int master, bool in_on)
+{
+	struct termios saved;
+	bool raw = false;
+	if (isatty(0) && !tcgetattr(0, &saved)) {
+		struct termios t = saved;
+		cfmakeraw(&t);
+		raw = !tcsetattr(0, TCSANOW, &t);
+	}
+	struct sigaction sa = { .sa_handler = on_winch };
+	sigaction(SIGWINCH, &sa, NULL);
+	winch = 1;
+	for (;;) {
+		if (winch) {
+			struct winsize ws;
+			winch = 0;
+			if (!ioctl(0, TIOCGWINSZ, &ws))
+				ioctl(master, TIOCSWINSZ, &ws);
+		}
+		struct pollfd p[2] = { { .fd = master, .events = POLLIN },
+				       { .fd = in_on ? 0 : -1, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		char buf[8192];
+		if (p[1].revents) {
+			ssize_t n = read(0, buf, sizeof(buf));
+			if (n <= 0)
+				in_on = false;
+			else if (write(master, buf, (size_t)n) < 0)
+				break;
+		}
+		if (p[0].revents) {
+			ssize_t n = read(master, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			if (write(1, buf, (size_t)n) < 0)
+				break;
+		}
+	}
+	if (raw)
+		tcsetattr(0, TCSANOW, &saved);
+}
+
+static void env_put(char **env, int *n, int max, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char *own = NULL;
+	if (!eq) {
+		const char *v = getenv(kv);
+		if (!v || asprintf(&own, "%s=%s", kv, v) < 0)
+			return;
+		kv = own;
+		eq = strchr(kv, '=');
+	}
+	size_t kl = (size_t)(eq - kv) + 1;
+	for (int i = 0; i < *n; i++)
+		if (!strncmp(env[i], kv, kl)) {
+			env[i] = (char *)kv;
+			return;
+		}
+	if (*n < max)
+		env[(*n)++] = (char *)kv;
+}
+
+int agent_cmd_exec(const struct agent_opts *o, int argc, char **argv)
+{
+	bool interactive = false, tty = false, detach = false, privileged = false;
+	const char *user = NULL, *workdir = NULL;
+	struct agent_strlist envs = { 0 };
+	const struct agent_flag flags[] = {
+		{ "interactive", 'i', FLAG_BOOL, &interactive },
+		{ "tty", 't', FLAG_BOOL, &tty },
+		{ "detach", 'd', FLAG_BOOL, &detach },
+		{ "privileged", 0, FLAG_BOOL, &privileged },
+		{ "user", 'u', FLAG_STR, &user },
+		{ "workdir", 'w', FLAG_STR, &workdir },
+		{ "env", 'e', FLAG_LIST, &envs },
+	};
+	int n = agent_flags_head(
+		argc, argv, flags, 7,
+		"Usage: berth exec [OPTIONS] CONTAINER COMMAND [ARG...]\n\n"
+		"Run a command in a running container.\n\n"
+		"Options:\n"
+		"  -d, --detach           Run the command in the background\n"
+		"  -e, --env list         Set environment variables\n"
+		"  -i, --interactive      Keep STDIN open\n"
+		"      --privileged       All capabilities for the command\n"
+		"  -t, --tty              Allocate a pseudo-TTY\n"
+		"  -u, --user string      Username or UID (format: <name|uid>[:<group|gid>])\n"
+		"  -w, --workdir string   Working directory inside the container\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : RT_EXIT_FAIL;
+	if (n < 2) {
+		agent_usage("exec: needs a container and a command");
+		return RT_EXIT_FAIL;
+	}
+	struct agent_config cfg;
+	if (agent_load_config(o, &cfg))
+		return RT_EXIT_FAIL;
+	struct agent_ctr c;
+	struct berr err = { 0 };
+	int rc = agent_ctr_find(agent_data_root(o, &cfg), argv[1], &c, &err);
+	agent_config_free(&cfg);
+	if (rc) {
+		agent_fail("exec: %s", err.msg);
+		return RT_EXIT_FAIL;
+	}
+	if (!agent_ctr_running(&c) || c.paused) {
+		agent_fail("exec: container %s is %s", argv[1],
+			   c.paused ? "paused, unpause it first" : "not running");
+		agent_ctr_free(&c);
+		return RT_EXIT_FAIL;
+	}
+	const cJSON *cc = cJSON_GetObjectItem(c.cfg, "Config");
+	const cJSON *hc = cJSON_GetObjectItem(c.cfg, "HostConfig");
+	char *env[512];
+	int ne = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(cc, "Env")) if (cJSON_IsString(it) && ne < 510)
+		env[ne++] = it->valuestring;
+	if (tty)
+		env_put(env, &ne, 510, "TERM=xterm");
+	for (int i = 0; i < envs.n; i++)
+		env_put(env, &ne, 510, envs.v[i]);
+	env[ne] = NULL;
+
+	struct rt_exec x = {
+		.target = c.st.pid,
+		.argv = argv + 2,
+		.env = env,
+		.cwd = workdir ? workdir
+			       : cJSON_GetStringValue(cJSON_GetObjectItem(cc, "WorkingDir")),
+		.user = user ? user : cJSON_GetStringValue(cJSON_GetObjectItem(cc, "User")),
+		.caps = (uint64_t)strtoull(
+			cJSON_GetStringValue(cJSON_GetObjectItem(hc, "CapMask")) ?: "0", NULL, 16),
+		.privileged = privileged || cJSON_IsTrue(cJSON_GetObjectItem(hc, "Privileged")),
+		.stdio = { 0, 1, 2 },
+		.tty = tty,
+	};
+	int master = -1, slave = -1, nul = -1;
+	if (tty) {
+		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		char *name = master >= 0 && !grantpt(master) && !unlockpt(master) ? ptsname(master)
+										  : NULL;
+		slave = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+		if (slave < 0) {
+			agent_fail("exec: allocate a pty: %s", strerror(errno));
+			agent_ctr_free(&c);
+			return RT_EXIT_FAIL;
+		}
+		x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
+	}
+	if (detach || (!interactive && !tty)) {
+		nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		x.stdio[0] = nul;
+		if (detach)
+			x.stdio[1] = x.stdio[2] = nul;
+	}
+	struct rt_cg_host h;
+	struct rt_cgroup g;
+	char cgname[128];
+	agent_ctr_cgroup(&c, cgname, sizeof(cgname));
+	bool have_cg = !rt_cgroup_detect(&h, "/proc/self/mountinfo", &err);
+	if (have_cg)
+		rt_cgroup_init(&g, &h, cgname);
+	pid_t pid;
+	int code;
+	fflush(stdout);
+	rc = rt_exec_spawn(&x, have_cg ? &g : NULL, &pid, &code, &err);
+	if (slave >= 0)
+		close(slave);
+	if (nul >= 0)
+		close(nul);
+	agent_ctr_free(&c);
+	if (rc) {
+		agent_fail("exec %s: %s", argv[2], err.msg);
+		return code;
+	}
+	if (detach)
+		return AGENT_EXIT_OK;
+	if (tty)
+		pty_relay(master, interactive);
+	else {
+		/* signals for the command go to it through its reaper */
+		static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+		for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+			signal(fwd[i], SIG_IGN);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (master >= 0)
+		close(master);
+	return rt_exit_code(st);
+}

@@ -1,0 +1,859 @@
+/* berth run, create, start, attach: docker's flags turned into a
+ * container's config.json (image config merged as docker merges it). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/agent.h"
+#include "agent/container.h"
+#include "agent/flags.h"
+#include "agent/pull.h"
+#include "agent/settings.h"
+#include "board/cleanup.h"
+#include "board/fs.h"
+#include "runtime/container.h"
+#include "runtime/log.h"
+#include "store/store.h"
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct run_flags {
+	bool detach, interactive, tty, rm, read_only, privileged, init, publish_all;
+	const char *name, *entrypoint, *workdir, *user, *hostname, *memory, *memory_swap, *cpus,
+		*restart, *network, *pull, *platform, *stop_signal;
+	int cpu_shares, pids_limit, stop_timeout;
+	bool pids_set;
+	struct agent_strlist env, env_file, volumes, volumes_from, tmpfs, cap_add, cap_drop,
+		log_opt, publish, labels, attach, expose;
+};
+
+static const char run_usage[] =
+	"Usage: berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+	"Create and run a new container from an image.\n\n"
+	"Options:\n"
+	"      --cap-add list       Add Linux capabilities\n"
+	"      --cap-drop list      Drop Linux capabilities\n"
+	"      --cpu-shares int     CPU shares (relative weight)\n"
+	"      --cpus decimal       Number of CPUs\n"
+	"  -d, --detach             Run in the background and print the container ID\n"
+	"      --entrypoint string  Overwrite the image's ENTRYPOINT\n"
+	"  -e, --env list           Set environment variables\n"
+	"      --env-file list      Read environment variables from a file\n"
+	"  -h, --hostname string    Container host name\n"
+	"      --init               Run a tiny init as pid 1 that reaps processes\n"
+	"  -i, --interactive        Keep STDIN open\n"
+	"      --log-opt list       max-size=SIZE, max-file=N\n"
+	"  -m, --memory bytes       Memory limit\n"
+	"      --memory-swap bytes  Memory plus swap limit; -1 for unlimited swap\n"
+	"      --name string        Name the container\n"
+	"      --network string     none or host (bridge: not in this version)\n"
+	"      --pids-limit int     Tasks limit; -1 for unlimited\n"
+	"      --privileged         All capabilities, no masked paths\n"
+	"      --read-only          Mount the root filesystem read-only\n"
+	"      --restart string     Restart policy (applied by the daemon)\n"
+	"      --rm                 Remove the container when it exits\n"
+	"      --stop-signal string Signal to stop the container\n"
+	"      --stop-timeout int   Seconds to wait before killing it on stop\n"
+	"  -t, --tty                Allocate a pseudo-TTY\n"
+	"      --tmpfs list         Mount a tmpfs (PATH[:OPTIONS])\n"
+	"  -u, --user string        Username or UID (format: <name|uid>[:<group|gid>])\n"
+	"  -v, --volume list        Bind mount or volume (SRC:DST[:ro], NAME:DST, DST)\n"
+	"      --volumes-from list  Mount volumes from a container (NAME[:ro|rw])\n"
+	"  -w, --workdir string     Working directory inside the container\n";
+
+/* Sizes as docker reads them: "512", "512k", "64m", "1g" (binary units). */
+static int parse_bytes(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	double mul = 1;
+	switch (tolower((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'b':
+		break;
+	case 'k':
+		mul = 1024.0;
+		break;
+	case 'm':
+		mul = 1024.0 * 1024;
+		break;
+	case 'g':
+		mul = 1024.0 * 1024 * 1024;
+		break;
+	default:
+		return -1;
+	}
+	if (*end) {
+		end++;
+		if (tolower((unsigned char)*end) == 'b' || tolower((unsigned char)*end) == 'i')
+			end++;
+		if (*end)
+			return -1;
+	}
+	*out = (int64_t)(v * mul);
+	return 0;
+}
+
+static cJSON *strarray(int n, char *const *v)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+	return a;
+}
+
+/* Adds or replaces "K=V" (or K from our environment when there is no '=') in env. */
+static void env_set(cJSON *env, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char buf[8192];
+	if (!eq) {
+		const char *v = getenv(kv);
+		if (!v)
+			return;
+		snprintf(buf, sizeof(buf), "%s=%s", kv, v);
+		kv = buf;
+		eq = strchr(kv, '=');
+	}
+	size_t klen = (size_t)(eq - kv);
+	int i = 0;
+	cJSON *it;
+	cJSON_ArrayForEach(it, env)
+	{
+		if (cJSON_IsString(it) && !strncmp(it->valuestring, kv, klen) &&
+		    it->valuestring[klen] == '=') {
+			cJSON_ReplaceItemInArray(env, i, cJSON_CreateString(kv));
+			return;
+		}
+		i++;
+	}
+	cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+}
+
+static int env_file(cJSON *env, const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f)
+		return agent_fail("--env-file %s: %s", path, strerror(errno));
+	char line[8192];
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		const char *p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		env_set(env, p);
+	}
+	return 0;
+}
+
+static bool has_mount_at(cJSON *mounts, const char *dst)
+{
+	cJSON *m;
+	cJSON_ArrayForEach(m, mounts)
+	{
+		const char *d = cJSON_GetStringValue(cJSON_GetObjectItem(m, "Destination"));
+		if (d && !strcmp(d, dst))
+			return true;
+	}
+	return false;
+}
+
+static cJSON *mount_obj(const char *type, const char *name, const char *src, const char *dst,
+			bool rw)
+{
+	cJSON *m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "Type", type);
+	if (name)
+		cJSON_AddStringToObject(m, "Name", name);
+	if (src)
+		cJSON_AddStringToObject(m, "Source", src);
+	cJSON_AddStringToObject(m, "Destination", dst);
+	cJSON_AddBoolToObject(m, "RW", rw);
+	return m;
+}
+
+static void anon_name(char out[65])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
+	char u[64] = "";
+	if (f) {
+		if (!fgets(u, sizeof(u), f))
+			u[0] = '\0';
+		fclose(f);
+	}
+	int j = 0;
+	for (int i = 0; u[i] && j < 32; i++)
+		if (isxdigit((unsigned char)u[i]))
+			out[j++] = u[i];
+	for (int i = 0; j < 64; i++)
+		out[j++] = "0123456789abcdef"[(rt_now_ns() >> (i % 60)) & 15];
+	out[64] = '\0';
+}
+
+static bool abs_clean(const char *p)
+{
+	return p[0] == '/' && !strstr(p, "/../") &&
+	       strcmp(p + strlen(p) - (strlen(p) > 2 ? 3 : 0), "/..");
+}
+
+/* -v SRC:DST[:ro|rw], NAME:DST[:opts], DST. */
+static int add_volume(const char *root, cJSON *mounts, const char *spec)
+{
+	char buf[PATH_MAX * 2];
+	snprintf(buf, sizeof(buf), "%s", spec);
+	char *part[3] = { buf, NULL, NULL };
+	int n = 1;
+	for (char *p = buf; *p && n < 3; p++)
+		if (*p == ':') {
+			*p = '\0';
+			part[n++] = p + 1;
+		}
+	bool rw = true;
+	if (n == 3) {
+		if (!strcmp(part[2], "ro"))
+			rw = false;
+		else if (strcmp(part[2], "rw") && strcmp(part[2], "z") && strcmp(part[2], "Z"))
+			return agent_usage("run: -v %s: unknown mode '%s' (ro or rw)", spec,
+					   part[2]);
+	}
+	struct berr err = { 0 };
+	if (n == 1) {
+		if (!abs_clean(part[0]))
+			return agent_usage("run: -v %s: the path in the container must be absolute",
+					   spec);
+		char name[65];
+		anon_name(name);
+		if (agent_volume_create(root, name, true, &err))
+			return agent_fail("volume %s: %s", spec, err.msg);
+		cJSON *m = mount_obj("volume", name, NULL, part[0], true);
+		cJSON_AddBoolToObject(m, "Anonymous", true);
+		cJSON_AddItemToArray(mounts, m);
+		return 0;
+	}
+	const char *src = part[0], *dst = part[1];
+	if (!abs_clean(dst))
+		return agent_usage("run: -v %s: the path in the container must be absolute", spec);
+	if (has_mount_at(mounts, dst))
+		return agent_usage("run: -v %s: duplicate mount point %s", spec, dst);
+	if (src[0] == '/') {
+		struct stat st;
+		if (stat(src, &st))
+			return agent_fail("volume %s: host path %s: %s", spec, src,
+					  strerror(errno));
+		char real[PATH_MAX];
+		if (!realpath(src, real))
+			return agent_fail("volume %s: %s", spec, strerror(errno));
+		cJSON_AddItemToArray(mounts, mount_obj("bind", NULL, real, dst, rw));
+		return 0;
+	}
+	if (!agent_volume_name_ok(src))
+		return agent_usage(
+			"run: -v %s: '%s' is neither an absolute host path nor a volume name", spec,
+			src);
+	if (agent_volume_create(root, src, false, &err))
+		return agent_fail("volume %s: %s", spec, err.msg);
+	cJSON_AddItemToArray(mounts, mount_obj("volume", src, NULL, dst, rw));
+	return 0;
+}
+
+static int volumes_from(const char *root, cJSON *mounts, const char *spec)
+{
+	char name[AGENT_NAME_MAX + 8];
+	snprintf(name, sizeof(name), "%s", spec);
+	char *mode = strchr(name, ':');
+	int force_rw = -1;
+	if (mode) {
+		*mode++ = '\0';
+		if (!strcmp(mode, "ro"))
+			force_rw = 0;
+		else if (!strcmp(mode, "rw"))
+			force_rw = 1;
+		else
+			return agent_usage("run: --volumes-from %s: unknown mode '%s'", spec, mode);
+	}
+	struct agent_ctr o;
+	struct berr err = { 0 };
+	if (agent_ctr_find(root, name, &o, &err))
+		return agent_fail("--volumes-from %s: %s", spec, err.msg);
+	cJSON *m;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(o.cfg, "Mounts"))
+	{
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(m, "Type"));
+		const char *dst = cJSON_GetStringValue(cJSON_GetObjectItem(m, "Destination"));
+		if (!type || !dst || !strcmp(type, "tmpfs") || has_mount_at(mounts, dst))
+			continue;
+		cJSON *c = cJSON_Duplicate(m, true);
+		cJSON_DeleteItemFromObject(c, "Anonymous"); /* belongs to the other container */
+		if (force_rw >= 0) {
+			cJSON_DeleteItemFromObject(c, "RW");
+			cJSON_AddBoolToObject(c, "RW", force_rw);
+		}
+		cJSON_AddItemToArray(mounts, c);
+	}
+	agent_ctr_free(&o);
+	return 0;
+}
+
+static int caps_mask(const struct run_flags *f, uint64_t *mask)
+{
+	uint64_t m = rt_caps_default();
+	struct berr err = { 0 };
+	for (int i = 0; i < f->cap_drop.n; i++) {
+		uint64_t c = rt_caps_parse(f->cap_drop.v[i], &err);
+		if (!c)
+			return agent_usage("run: --cap-drop: %s", err.msg);
+		m &= ~c;
+	}
+	for (int i = 0; i < f->cap_add.n; i++) {
+		uint64_t c = rt_caps_parse(f->cap_add.v[i], &err);
+		if (!c)
+			return agent_usage("run: --cap-add: %s", err.msg);
+		m |= c;
+	}
+	*mask = m;
+	return 0;
+}
+
+/* The image's config section (Env, Cmd, Entrypoint, ...) from the store. */
+static cJSON *image_config(const struct store *st, const char *id, struct berr *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	ssize_t n = store_blob_get(st, id, 4 << 20, &buf, err);
+	if (n < 0)
+		return NULL;
+	cJSON *doc = cJSON_ParseWithLength(buf, (size_t)n);
+	if (!doc) {
+		berr_setmsg(err, EBADMSG, "image config %s is not valid JSON", id);
+		return NULL;
+	}
+	cJSON *c = cJSON_DetachItemFromObject(doc, "config");
+	cJSON_Delete(doc);
+	return c ? c : cJSON_CreateObject();
+}
+
+/* Finds the image, pulling it when it is not in the store (as docker run). */
+static int find_image(const struct agent_config *cfg, const char *root, const char *ref,
+		      char id[DIGEST_STR_MAX], cJSON **icfg)
+{
+	struct store st;
+	struct berr err = { 0 };
+	int rc = store_open(&st, root, STORE_READ, &err);
+	if (!rc) {
+		rc = agent_image_resolve(&st, ref, id, &err);
+		store_close(&st);
+	}
+	if (rc == -ENOENT) {
+		fprintf(stderr, "Unable to find image '%s' locally\n", ref);
+		struct agent_pull_opts po = { .root = root, .cfg = cfg, .out = stderr };
+		store_platform_host(&po.platform);
+		berr_clear(&err);
+		rc = agent_pull(&po, ref, id, &err);
+	}
+	if (!rc)
+		rc = store_open(&st, root, STORE_READ, &err);
+	if (rc)
+		return agent_fail("%s", err.msg);
+	*icfg = image_config(&st, id, &err);
+	store_close(&st);
+	if (!*icfg)
+		return agent_fail("image %s: %s", ref, err.msg);
+	return 0;
+}
+
+static cJSON *jarr_or_null(cJSON *o, const char *k)
+{
+	cJSON *a = cJSON_GetObjectItem(o, k);
+	return cJSON_IsArray(a) ? a : NULL;
+}
+
+/* Builds config.json from the flags and the image. */
+static int build_config(const char *root, struct run_flags *f, const char *image, int argc,
+			char **argv, const char *id, cJSON *icfg, cJSON **out)
+{
+	cJSON *cfg = cJSON_CreateObject();
+	cJSON *cc = cJSON_AddObjectToObject(cfg, "Config");
+	cJSON *hc = cJSON_AddObjectToObject(cfg, "HostConfig");
+	cJSON *mounts = cJSON_AddArrayToObject(cfg, "Mounts");
+	int rc = 0;
+	*out = NULL;
+
+	long long now = rt_now_ns();
+	char when[64];
+	time_t t = (time_t)(now / 1000000000LL);
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%09lldZ", now % 1000000000LL);
+	cJSON_AddStringToObject(cfg, "Created", when);
+	cJSON_AddNumberToObject(cfg, "CreatedNs", (double)now);
+	cJSON_AddStringToObject(cfg, "Image", id);
+	if (f->name)
+		cJSON_AddStringToObject(cfg, "Name", f->name);
+
+	/* environment: the image's, then --env-file, then -e */
+	cJSON *env = cJSON_Duplicate(jarr_or_null(icfg, "Env"), true);
+	if (!env)
+		env = cJSON_CreateArray();
+	bool has_path = false;
+	cJSON *it;
+	cJSON_ArrayForEach(it, env) has_path |=
+		cJSON_IsString(it) && !strncmp(it->valuestring, "PATH=", 5);
+	if (!has_path)
+		cJSON_InsertItemInArray(env, 0, cJSON_CreateString(DEFAULT_PATH));
+	if (f->tty)
+		env_set(env, "TERM=xterm");
+	for (int i = 0; !rc && i < f->env_file.n; i++)
+		rc = env_file(env, f->env_file.v[i]);
+	for (int i = 0; i < f->env.n; i++)
+		env_set(env, f->env.v[i]);
+	cJSON_AddStringToObject(cc, "Hostname", f->hostname ? f->hostname : "");
+	cJSON_AddItemToObject(cc, "Env", env);
+
+	/* command: entrypoint + cmd, docker's rules */
+	cJSON *ep = NULL, *cmd = NULL;
+	if (f->entrypoint) {
+		ep = cJSON_CreateArray();
+		if (*f->entrypoint)
+			cJSON_AddItemToArray(ep, cJSON_CreateString(f->entrypoint));
+	} else {
+		ep = cJSON_Duplicate(jarr_or_null(icfg, "Entrypoint"), true);
+	}
+	if (argc > 0)
+		cmd = strarray(argc, argv);
+	else if (!f->entrypoint)
+		cmd = cJSON_Duplicate(jarr_or_null(icfg, "Cmd"), true);
+	cJSON *full = cJSON_CreateArray();
+	cJSON_ArrayForEach(it, ep) cJSON_AddItemToArray(full, cJSON_Duplicate(it, false));
+	cJSON_ArrayForEach(it, cmd) cJSON_AddItemToArray(full, cJSON_Duplicate(it, false));
+	if (!rc && !cJSON_GetArraySize(full))
+		rc = agent_fail("run %s: no command specified (the image has no CMD or ENTRYPOINT)",
+				image);
+	if (!rc) {
+		cJSON *first = cJSON_DetachItemFromArray(full, 0);
+		cJSON_AddItemToObject(cfg, "Path", first);
+	}
+	cJSON_AddItemToObject(cfg, "Args", full);
+	cJSON_AddItemToObject(cc, "Cmd", cmd ? cmd : cJSON_CreateNull());
+	cJSON_AddItemToObject(cc, "Entrypoint", ep ? ep : cJSON_CreateNull());
+	cJSON_AddStringToObject(cc, "Image", image);
+	const char *wd = f->workdir ? f->workdir
+				    : cJSON_GetStringValue(cJSON_GetObjectItem(icfg, "WorkingDir"));
+	if (wd && *wd && wd[0] != '/' && !rc)
+		rc = agent_usage("run: the working directory '%s' is not an absolute path", wd);
+	cJSON_AddStringToObject(cc, "WorkingDir", wd ? wd : "");
+	const char *user =
+		f->user ? f->user : cJSON_GetStringValue(cJSON_GetObjectItem(icfg, "User"));
+	cJSON_AddStringToObject(cc, "User", user ? user : "");
+	cJSON_AddBoolToObject(cc, "Tty", f->tty);
+	cJSON_AddBoolToObject(cc, "OpenStdin", f->interactive);
+	cJSON_AddBoolToObject(cc, "AttachStdin", f->interactive && !f->detach);
+	cJSON_AddBoolToObject(cc, "AttachStdout", !f->detach);
+	cJSON_AddBoolToObject(cc, "AttachStderr", !f->detach);
+	const char *ss = f->stop_signal
+				 ? f->stop_signal
+				 : cJSON_GetStringValue(cJSON_GetObjectItem(icfg, "StopSignal"));
+	if (ss && !agent_signal_parse(ss) && !rc)
+		rc = agent_usage("run: --stop-signal: unknown signal '%s'", ss);
+	cJSON_AddStringToObject(cc, "StopSignal", ss ? ss : "SIGTERM");
+	if (f->stop_timeout >= 0)
+		cJSON_AddNumberToObject(cc, "StopTimeout", f->stop_timeout);
+	cJSON *labels = cJSON_Duplicate(cJSON_GetObjectItem(icfg, "Labels"), true);
+	if (!cJSON_IsObject(labels)) {
+		cJSON_Delete(labels);
+		labels = cJSON_CreateObject();
+	}
+	cJSON_AddItemToObject(cc, "Labels", labels);
+	cJSON *hcheck = cJSON_GetObjectItem(icfg, "Healthcheck");
+	if (hcheck)
+		cJSON_AddItemToObject(cc, "Healthcheck", cJSON_Duplicate(hcheck, true));
+	cJSON *exposed = cJSON_GetObjectItem(icfg, "ExposedPorts");
+	if (exposed)
+		cJSON_AddItemToObject(cc, "ExposedPorts", cJSON_Duplicate(exposed, true));
+
+	/* mounts: -v, --volumes-from, --tmpfs, then the image's VOLUMEs not covered */
+	for (int i = 0; !rc && i < f->volumes.n; i++)
+		rc = add_volume(root, mounts, f->volumes.v[i]);
+	for (int i = 0; !rc && i < f->volumes_from.n; i++)
+		rc = volumes_from(root, mounts, f->volumes_from.v[i]);
+	for (int i = 0; !rc && i < f->tmpfs.n; i++) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s", f->tmpfs.v[i]);
+		char *opts = strchr(p, ':');
+		if (opts)
+			*opts++ = '\0';
+		if (!abs_clean(p)) {
+			rc = agent_usage("run: --tmpfs %s: the path must be absolute",
+					 f->tmpfs.v[i]);
+			break;
+		}
+		if (has_mount_at(mounts, p)) {
+			rc = agent_usage("run: --tmpfs %s: duplicate mount point", f->tmpfs.v[i]);
+			break;
+		}
+		cJSON *m = mount_obj("tmpfs", NULL, NULL, p, !(opts && strstr(opts, "ro")));
+		cJSON_AddStringToObject(m, "Options", opts ? opts : "");
+		cJSON_AddItemToArray(mounts, m);
+	}
+	cJSON *iv = cJSON_GetObjectItem(icfg, "Volumes");
+	cJSON *v;
+	cJSON_ArrayForEach(v, iv)
+	{
+		if (rc || !v->string || has_mount_at(mounts, v->string))
+			continue;
+		rc = add_volume(root, mounts, v->string);
+	}
+	cJSON_AddItemToObject(cc, "Volumes", iv ? cJSON_Duplicate(iv, true) : cJSON_CreateNull());
+
+	/* host config */
+	uint64_t caps = 0;
+	if (!rc)
+		rc = caps_mask(f, &caps);
+	char hex[32];
+	snprintf(hex, sizeof(hex), "%llx", (unsigned long long)caps);
+	cJSON_AddStringToObject(hc, "CapMask", hex);
+	cJSON_AddItemToObject(hc, "CapAdd", strarray(f->cap_add.n, (char **)f->cap_add.v));
+	cJSON_AddItemToObject(hc, "CapDrop", strarray(f->cap_drop.n, (char **)f->cap_drop.v));
+	cJSON_AddBoolToObject(hc, "AutoRemove", f->rm);
+	cJSON_AddBoolToObject(hc, "Privileged", f->privileged);
+	cJSON_AddBoolToObject(hc, "ReadonlyRootfs", f->read_only);
+	cJSON_AddBoolToObject(hc, "Init", f->init);
+	const char *net = f->network ? f->network : "default";
+	if (!rc && strcmp(net, "none") && strcmp(net, "host") && strcmp(net, "default") &&
+	    strcmp(net, "bridge"))
+		rc = agent_usage("run: --network %s: only none, host and bridge exist", net);
+	cJSON_AddStringToObject(hc, "NetworkMode", net);
+	int64_t mem = 0, swap = 0;
+	if (!rc && f->memory && (parse_bytes(f->memory, &mem) || mem < 6 * 1024 * 1024))
+		rc = agent_usage("run: --memory %s: needs a size of at least 6MB (like 64m)",
+				 f->memory);
+	if (!rc && f->memory_swap) {
+		if (!strcmp(f->memory_swap, "-1"))
+			swap = -1;
+		else if (parse_bytes(f->memory_swap, &swap))
+			rc = agent_usage("run: --memory-swap %s: not a size", f->memory_swap);
+		else if (!mem)
+			rc = agent_usage("run: --memory-swap needs --memory");
+		else if (swap < mem)
+			rc = agent_usage("run: --memory-swap must be at least --memory");
+	}
+	cJSON_AddNumberToObject(hc, "Memory", (double)mem);
+	cJSON_AddNumberToObject(hc, "MemorySwap", (double)swap);
+	double cpus = 0;
+	if (!rc && f->cpus) {
+		char *end;
+		cpus = strtod(f->cpus, &end);
+		if (*end || end == f->cpus || cpus <= 0 || cpus > 1024)
+			rc = agent_usage("run: --cpus %s: needs a positive number", f->cpus);
+	}
+	cJSON_AddNumberToObject(hc, "NanoCpus", cpus * 1e9);
+	if (!rc && f->cpu_shares && (f->cpu_shares < 2 || f->cpu_shares > 262144))
+		rc = agent_usage("run: --cpu-shares %d: out of range 2..262144", f->cpu_shares);
+	cJSON_AddNumberToObject(hc, "CpuShares", f->cpu_shares);
+	if (!rc && f->pids_set && f->pids_limit == 0)
+		rc = agent_usage("run: --pids-limit 0: use -1 for unlimited");
+	cJSON_AddNumberToObject(hc, "PidsLimit", f->pids_set ? f->pids_limit : 0);
+	const char *rs = f->restart ? f->restart : "no";
+	if (!rc && strcmp(rs, "no") && strcmp(rs, "always") && strcmp(rs, "unless-stopped") &&
+	    strncmp(rs, "on-failure", 10))
+		rc = agent_usage("run: --restart %s: no, always, unless-stopped or on-failure[:N]",
+				 rs);
+	if (!rc && f->rm && strcmp(rs, "no"))
+		rc = agent_usage("run: --restart and --rm conflict");
+	cJSON *rp = cJSON_AddObjectToObject(hc, "RestartPolicy");
+	cJSON_AddStringToObject(rp, "Name", strncmp(rs, "on-failure", 10) ? rs : "on-failure");
+	cJSON_AddNumberToObject(rp, "MaximumRetryCount",
+				!strncmp(rs, "on-failure:", 11) ? atoi(rs + 11) : 0);
+	int64_t log_size = RT_LOG_DEFAULT_SIZE;
+	int log_files = RT_LOG_DEFAULT_FILES;
+	for (int i = 0; !rc && i < f->log_opt.n; i++) {
+		const char *lo = f->log_opt.v[i];
+		int64_t x;
+		if (!strncmp(lo, "max-size=", 9) && !parse_bytes(lo + 9, &x) && x >= 4096)
+			log_size = x;
+		else if (!strncmp(lo, "max-file=", 9) && atoi(lo + 9) >= 1 && atoi(lo + 9) <= 100)
+			log_files = atoi(lo + 9);
+		else
+			rc = agent_usage(
+				"run: --log-opt %s: max-size=SIZE (>= 4k) or max-file=1..100", lo);
+	}
+	cJSON_AddNumberToObject(hc, "LogMaxSize", (double)log_size);
+	cJSON_AddNumberToObject(hc, "LogMaxFile", log_files);
+	if (!rc && (f->publish.n || f->publish_all))
+		rc = agent_fail("run: publishing ports (-p, -P) needs bridge networking, which is "
+				"not in this version");
+	if (rc) {
+		/* anonymous volumes made for this container go with it */
+		cJSON *m;
+		cJSON_ArrayForEach(m, mounts) if (cJSON_IsTrue(cJSON_GetObjectItem(m, "Anonymous")))
+		{
+			char p[PATH_MAX];
+			snprintf(p, sizeof(p), "%s/volumes/%s", root,
+				 cJSON_GetStringValue(cJSON_GetObjectItem(m, "Name")));
+			fs_rm_rf(p, &(struct berr){ 0 });
+		}
+		cJSON_Delete(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return 0;
+}
+
+static int parse_run(int argc, char **argv, struct run_flags *f, const char *usage)
+{
+	memset(f, 0, sizeof(*f));
+	f->stop_timeout = -1;
+	f->pids_limit = 0;
+	const struct agent_flag flags[] = {
+		{ "detach", 'd', FLAG_BOOL, &f->detach },
+		{ "interactive", 'i', FLAG_BOOL, &f->interactive },
+		{ "tty", 't', FLAG_BOOL, &f->tty },
+		{ "rm", 0, FLAG_BOOL, &f->rm },
+		{ "read-only", 0, FLAG_BOOL, &f->read_only },
+		{ "privileged", 0, FLAG_BOOL, &f->privileged },
+		{ "init", 0, FLAG_BOOL, &f->init },
+		{ "publish-all", 'P', FLAG_BOOL, &f->publish_all },
+		{ "name", 0, FLAG_STR, &f->name },
+		{ "entrypoint", 0, FLAG_STR, &f->entrypoint },
+		{ "workdir", 'w', FLAG_STR, &f->workdir },
+		{ "user", 'u', FLAG_STR, &f->user },
+		{ "hostname", 'h', FLAG_STR, &f->hostname },
+		{ "memory", 'm', FLAG_STR, &f->memory },
+		{ "memory-swap", 0, FLAG_STR, &f->memory_swap },
+		{ "cpus", 0, FLAG_STR, &f->cpus },
+		{ "cpu-shares", 'c', FLAG_INT, &f->cpu_shares },
+		{ "pids-limit", 0, FLAG_INT, &f->pids_limit },
+		{ "restart", 0, FLAG_STR, &f->restart },
+		{ "network", 0, FLAG_STR, &f->network },
+		{ "net", 0, FLAG_STR, &f->network },
+		{ "pull", 0, FLAG_STR, &f->pull },
+		{ "platform", 0, FLAG_STR, &f->platform },
+		{ "stop-signal", 0, FLAG_STR, &f->stop_signal },
+		{ "stop-timeout", 0, FLAG_INT, &f->stop_timeout },
+		{ "env", 'e', FLAG_LIST, &f->env },
+		{ "env-file", 0, FLAG_LIST, &f->env_file },
+		{ "volume", 'v', FLAG_LIST, &f->volumes },
+		{ "volumes-from", 0, FLAG_LIST, &f->volumes_from },
+		{ "tmpfs", 0, FLAG_LIST, &f->tmpfs },
+		{ "cap-add", 0, FLAG_LIST, &f->cap_add },
+		{ "cap-drop", 0, FLAG_LIST, &f->cap_drop },
+		{ "log-opt", 0, FLAG_LIST, &f->log_opt },
+		{ "publish", 'p', FLAG_LIST, &f->publish },
+		{ "label", 'l', FLAG_LIST, &f->labels },
+		{ "attach", 'a', FLAG_LIST, &f->attach },
+		{ "expose", 0, FLAG_LIST, &f->expose },
+	};
+	/* -h is --hostname here, as in docker run; --help still prints usage */
+	for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strncmp(argv[i], "--pids-limit", 12))
+			f->pids_set = true;
+	}
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return -1;
+		} else if (argv[i][0] != '-') {
+			break;
+		}
+	return agent_flags_head(argc, argv, flags, (int)(sizeof(flags) / sizeof(flags[0])), usage);
+}
+
+#define HELP_SHOWN 1000
+
+/* create + (start): the shared part of run and create. Returns 0, HELP_SHOWN,
+ * or 125 after printing the error (docker run's code for its own failures). */
+static int do_create(const struct agent_opts *o, int argc, char **argv, struct run_flags *f,
+		     struct agent_config *cfg, struct agent_ctr *c)
+{
+	int n = parse_run(argc, argv, f, run_usage);
+	if (n < 0)
+		return n == -1 ? HELP_SHOWN : RT_EXIT_FAIL;
+	if (n < 1) {
+		agent_usage("%s: needs an image (see 'berth %s --help')", argv[0], argv[0]);
+		return RT_EXIT_FAIL;
+	}
+	if (f->pull && strcmp(f->pull, "missing")) {
+		agent_usage("%s: --pull %s: only 'missing' is supported", argv[0], f->pull);
+		return RT_EXIT_FAIL;
+	}
+	if (f->platform) {
+		agent_usage("%s: --platform is not supported; pull the platform first", argv[0]);
+		return RT_EXIT_FAIL;
+	}
+	if (agent_load_config(o, cfg))
+		return RT_EXIT_FAIL;
+	const char *root = agent_data_root(o, cfg);
+	char id[DIGEST_STR_MAX];
+	cJSON *icfg = NULL, *ccfg = NULL;
+	int rc = find_image(cfg, root, argv[1], id, &icfg);
+	if (!rc)
+		rc = build_config(root, f, argv[1], n - 1, argv + 2, id, icfg, &ccfg);
+	cJSON_Delete(icfg);
+	struct berr err = { 0 };
+	if (!rc && agent_ctr_create(root, ccfg, c, &err))
+		rc = agent_fail("%s", err.msg);
+	if (rc)
+		agent_config_free(cfg);
+	return rc ? RT_EXIT_FAIL : 0;
+}
+
+int agent_cmd_run(const struct agent_opts *o, int argc, char **argv)
+{
+	struct run_flags f;
+	struct agent_config cfg;
+	struct agent_ctr c;
+	int rc = do_create(o, argc, argv, &f, &cfg, &c);
+	if (rc)
+		return rc == HELP_SHOWN ? AGENT_EXIT_OK : rc;
+	const char *root = agent_data_root(o, &cfg);
+	struct agent_attach a = { .attach = !f.detach,
+				  .stdin_on = f.interactive && !f.detach,
+				  .tty = f.tty,
+				  .sig_proxy = true };
+	struct berr err = { 0 };
+	int code;
+	int x = agent_ctr_start(root, &c, &a, &code, &err);
+	if (x < 0) {
+		agent_fail("start container %s: %s", c.name, err.msg);
+		if (f.rm)
+			agent_ctr_remove(root, &c, true, true, &err);
+		agent_ctr_free(&c);
+		agent_config_free(&cfg);
+		return code;
+	}
+	if (f.detach)
+		printf("%s\n", c.id);
+	agent_ctr_free(&c);
+	agent_config_free(&cfg);
+	return f.detach ? AGENT_EXIT_OK : x;
+}
+
+int agent_cmd_create(const struct agent_opts *o, int argc, char **argv)
+{
+	struct run_flags f;
+	struct agent_config cfg;
+	struct agent_ctr c;
+	int rc = do_create(o, argc, argv, &f, &cfg, &c);
+	if (rc)
+		return rc == HELP_SHOWN ? AGENT_EXIT_OK : rc;
+	printf("%s\n", c.id);
+	agent_ctr_free(&c);
+	agent_config_free(&cfg);
+	return AGENT_EXIT_OK;
+}
+
+int agent_cmd_start(const struct agent_opts *o, int argc, char **argv)
+{
+	bool attach = false, interactive = false;
+	const struct agent_flag flags[] = {
+		{ "attach", 'a', FLAG_BOOL, &attach },
+		{ "interactive", 'i', FLAG_BOOL, &interactive },
+	};
+	int n = agent_flags(argc, argv, flags, 2,
+			    "Usage: berth start [OPTIONS] CONTAINER [CONTAINER...]\n\n"
+			    "Start one or more stopped containers.\n\n"
+			    "Options:\n"
+			    "  -a, --attach        Attach stdout/stderr and forward signals\n"
+			    "  -i, --interactive   Attach the container's stdin\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("start: needs at least one container");
+	if ((attach || interactive) && n > 1)
+		return agent_usage("start: you cannot attach to more than one container");
+	struct agent_config cfg;
+	if (agent_load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	const char *root = agent_data_root(o, &cfg);
+	int ret = AGENT_EXIT_OK;
+	for (int i = 1; i <= n; i++) {
+		struct agent_ctr c;
+		struct berr err = { 0 };
+		if (agent_ctr_find(root, argv[i], &c, &err)) {
+			ret = agent_fail("%s", err.msg);
+			continue;
+		}
+		const cJSON *cc = cJSON_GetObjectItem(c.cfg, "Config");
+		struct agent_attach a = { .attach = attach || interactive,
+					  .stdin_on = interactive &&
+						      cJSON_IsTrue(
+							      cJSON_GetObjectItem(cc, "OpenStdin")),
+					  .tty = cJSON_IsTrue(cJSON_GetObjectItem(cc, "Tty")),
+					  .sig_proxy = true };
+		agent_ctr_refresh(&c);
+		int code = 0;
+		if (agent_ctr_running(&c)) {
+			if (a.attach)
+				ret = agent_ctr_attach(&c, &a, &err);
+			else
+				printf("%s\n", argv[i]);
+			agent_ctr_free(&c);
+			continue;
+		}
+		int x = agent_ctr_start(root, &c, &a, &code, &err);
+		if (x < 0)
+			ret = agent_fail("start container %s: %s", c.name, err.msg);
+		else if (a.attach)
+			ret = x;
+		else
+			printf("%s\n", argv[i]);
+		agent_ctr_free(&c);
+	}
+	agent_config_free(&cfg);
+	return ret;
+}
+
+int agent_cmd_attach(const struct agent_opts *o, int argc, char **argv)
+{
+	bool no_stdin = false;
+	bool sig_proxy = true;
+	const struct agent_flag flags[] = {
+		{ "no-stdin", 0, FLAG_BOOL, &no_stdin },
+		{ "sig-proxy", 0, FLAG_BOOL, &sig_proxy },
+	};
+	int n = agent_flags(
+		argc, argv, flags, 2,
+		"Usage: berth attach [OPTIONS] CONTAINER\n\n"
+		"Attach our stdin, stdout and stderr to a running container.\n\n"
+		"Options:\n"
+		"      --no-stdin    Do not attach stdin\n"
+		"      --sig-proxy   Forward signals to the container (default true)\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n != 1)
+		return agent_usage("attach: needs exactly one container");
+	struct agent_config cfg;
+	if (agent_load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	struct agent_ctr c;
+	struct berr err = { 0 };
+	int rc = agent_ctr_find(agent_data_root(o, &cfg), argv[1], &c, &err);
+	agent_config_free(&cfg);
+	if (rc)
+		return agent_fail("%s", err.msg);
+	const cJSON *cc = cJSON_GetObjectItem(c.cfg, "Config");
+	struct agent_attach a = {
+		.attach = true,
+		.stdin_on = !no_stdin && cJSON_IsTrue(cJSON_GetObjectItem(cc, "OpenStdin")),
+		.tty = cJSON_IsTrue(cJSON_GetObjectItem(cc, "Tty")),
+		.sig_proxy = sig_proxy,
+	};
+	int code = agent_ctr_attach(&c, &a, &err);
+	agent_ctr_free(&c);
+	if (code < 0)
+		return agent_fail("attach: %s", err.msg);
+	return code;
+}

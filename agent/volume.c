@@ -1,0 +1,293 @@
+/* berth volume ls/create/rm/inspect/prune: named volumes under
+ * <data root>/volumes/<name>/_data, kept after their containers go. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/agent.h"
+#include "agent/container.h"
+#include "agent/flags.h"
+#include "agent/settings.h"
+#include "board/cleanup.h"
+#include "board/fs.h"
+
+static int vol_root(const struct agent_opts *o, char *root, size_t len)
+{
+	struct agent_config cfg;
+	if (agent_load_config(o, &cfg))
+		return -1;
+	snprintf(root, len, "%s", agent_data_root(o, &cfg));
+	agent_config_free(&cfg);
+	return 0;
+}
+
+struct vol_meta {
+	long long created;
+	bool anonymous;
+};
+
+static int vol_meta(const char *root, const char *name, struct vol_meta *m)
+{
+	char p[PATH_MAX], buf[256];
+	memset(m, 0, sizeof(*m));
+	snprintf(p, sizeof(p), "%s/volumes/%s/_data", root, name);
+	if (access(p, F_OK))
+		return -ENOENT;
+	snprintf(p, sizeof(p), "%s/volumes/%s/meta", root, name);
+	if (fs_read_file(p, buf, sizeof(buf), NULL) > 0) {
+		char *c = strstr(buf, "created="), *a = strstr(buf, "anonymous=");
+		if (c)
+			m->created = atoll(c + 8);
+		if (a)
+			m->anonymous = atoi(a + 10) != 0;
+	}
+	return 0;
+}
+
+/* Names of containers using volume name (first one into who). */
+static int vol_users(const char *root, const char *name, char *who, size_t len)
+{
+	struct agent_ctr *v;
+	struct berr err;
+	int n = agent_ctr_list(root, &v, &err), users = 0;
+	for (int i = 0; i < n; i++) {
+		const cJSON *m;
+		cJSON_ArrayForEach(m, cJSON_GetObjectItem(v[i].cfg, "Mounts"))
+		{
+			const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(m, "Type"));
+			const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(m, "Name"));
+			if (t && nm && !strcmp(t, "volume") && !strcmp(nm, name)) {
+				if (!users++ && who)
+					snprintf(who, len, "%s", v[i].name);
+				break;
+			}
+		}
+		agent_ctr_free(&v[i]);
+	}
+	if (n > 0)
+		free(v);
+	return users;
+}
+
+static int vol_each(const char *root, int (*fn)(const char *root, const char *name, void *arg),
+		    void *arg)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/volumes", root);
+	_cleanup_closedir_ DIR *d = opendir(p);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		struct vol_meta m;
+		if (e->d_name[0] == '.' || vol_meta(root, e->d_name, &m))
+			continue;
+		int rc = fn(root, e->d_name, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int ls_one(const char *root, const char *name, void *arg)
+{
+	if (*(bool *)arg)
+		printf("%s\n", name);
+	else
+		printf("%-10s %s\n", "local", name);
+	return 0;
+}
+
+static int vol_remove(const char *root, const char *name, bool force, struct berr *err)
+{
+	struct vol_meta m;
+	char who[AGENT_NAME_MAX] = "", p[PATH_MAX];
+	if (!agent_volume_name_ok(name) || vol_meta(root, name, &m))
+		return berr_setmsg(err, ENOENT, "no such volume: %s", name);
+	if (vol_users(root, name, who, sizeof(who)) && !force)
+		return berr_setmsg(err, EBUSY, "volume %s is in use by container %s", name, who);
+	snprintf(p, sizeof(p), "%s/volumes/%s", root, name);
+	char gone[PATH_MAX + 16];
+	snprintf(gone, sizeof(gone), "%s/volumes/.gone-%s", root, name);
+	if (rename(p, gone))
+		return berr_set(err, errno, "remove volume %s", name);
+	return fs_rm_rf(gone, err);
+}
+
+struct prune {
+	bool all;
+	long long freed;
+	int n;
+};
+
+static int prune_one(const char *root, const char *name, void *arg)
+{
+	struct prune *pr = arg;
+	struct vol_meta m;
+	struct berr err;
+	if (vol_meta(root, name, &m) || (!m.anonymous && !pr->all) ||
+	    vol_users(root, name, NULL, 0))
+		return 0;
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/volumes/%s", root, name);
+	long long sz = fs_du(p);
+	if (vol_remove(root, name, false, &err))
+		return 0;
+	if (!pr->n++)
+		printf("Deleted Volumes:\n");
+	printf("%s\n", name);
+	pr->freed += sz;
+	return 0;
+}
+
+static cJSON *vol_json(const char *root, const char *name)
+{
+	struct vol_meta m;
+	if (!agent_volume_name_ok(name) || vol_meta(root, name, &m))
+		return NULL;
+	cJSON *j = cJSON_CreateObject();
+	char when[64], p[PATH_MAX];
+	time_t t = (time_t)m.created;
+	struct tm tm;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+	cJSON_AddStringToObject(j, "CreatedAt", when);
+	cJSON_AddStringToObject(j, "Driver", "local");
+	cJSON_AddNullToObject(j, "Labels");
+	agent_volume_path(root, name, p, sizeof(p));
+	cJSON_AddStringToObject(j, "Mountpoint", p);
+	cJSON_AddStringToObject(j, "Name", name);
+	cJSON_AddNullToObject(j, "Options");
+	cJSON_AddStringToObject(j, "Scope", "local");
+	return j;
+}
+
+int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
+{
+	static const char usage[] =
+		"Usage: berth volume COMMAND\n\n"
+		"Manage volumes.\n\n"
+		"Commands:\n"
+		"  create [NAME]          Create a volume\n"
+		"  inspect NAME...        Show volumes as JSON\n"
+		"  ls [-q]                List volumes\n"
+		"  prune [-a] [-f]        Remove unused anonymous (-a: all unused) volumes\n"
+		"  rm [-f] NAME...        Remove volumes\n";
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? AGENT_EXIT_USAGE : AGENT_EXIT_OK;
+	}
+	const char *sub = argv[1];
+	argc--;
+	argv++;
+	bool quiet = false, force = false, all = false;
+	const char *format = NULL;
+	const struct agent_flag flags[] = {
+		{ "quiet", 'q', FLAG_BOOL, &quiet },
+		{ "force", 'f', FLAG_BOOL, &force },
+		{ "all", 'a', FLAG_BOOL, &all },
+		{ "format", 0, FLAG_STR, &format },
+	};
+	int n = agent_flags(argc, argv, flags, 4, usage);
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	char root[PATH_MAX];
+	if (vol_root(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	struct berr err = { 0 };
+	if (!strcmp(sub, "ls") || !strcmp(sub, "list")) {
+		if (n)
+			return agent_usage("volume ls: takes no arguments");
+		if (!quiet)
+			printf("%-10s %s\n", "DRIVER", "VOLUME NAME");
+		int rc = vol_each(root, ls_one, &quiet);
+		return rc < 0 ? agent_fail("volume ls: %s", strerror(-rc)) : AGENT_EXIT_OK;
+	}
+	if (!strcmp(sub, "create")) {
+		if (n > 1)
+			return agent_usage("volume create: takes at most one name");
+		char name[65];
+		if (n == 1) {
+			snprintf(name, sizeof(name), "%s", argv[1]);
+			if (strlen(argv[1]) >= sizeof(name))
+				return agent_usage("volume create: name too long");
+		} else {
+			FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
+			char u[64] = "";
+			if (!f || !fgets(u, sizeof(u), f))
+				snprintf(u, sizeof(u), "%lld", (long long)time(NULL));
+			if (f)
+				fclose(f);
+			int j = 0;
+			for (int i = 0; u[i] && j < 64; i++)
+				if (u[i] != '-' && u[i] != '\n')
+					name[j++] = u[i];
+			name[j] = '\0';
+		}
+		if (agent_volume_create(root, name, false, &err))
+			return agent_fail("volume create: %s", err.msg);
+		printf("%s\n", name);
+		return AGENT_EXIT_OK;
+	}
+	if (!strcmp(sub, "rm") || !strcmp(sub, "remove")) {
+		if (n < 1)
+			return agent_usage("volume rm: needs at least one volume");
+		int ret = AGENT_EXIT_OK;
+		for (int i = 1; i <= n; i++) {
+			if (vol_remove(root, argv[i], force, &err))
+				ret = agent_fail("volume rm %s: %s", argv[i], err.msg);
+			else
+				printf("%s\n", argv[i]);
+		}
+		return ret;
+	}
+	if (!strcmp(sub, "inspect")) {
+		if (n < 1)
+			return agent_usage("volume inspect: needs at least one volume");
+		cJSON *arr = cJSON_CreateArray();
+		int ret = AGENT_EXIT_OK;
+		for (int i = 1; i <= n; i++) {
+			cJSON *j = vol_json(root, argv[i]);
+			if (!j) {
+				ret = agent_fail("volume inspect: no such volume: %s", argv[i]);
+				continue;
+			}
+			if (format)
+				agent_print_format(j, format);
+			cJSON_AddItemToArray(arr, j);
+		}
+		if (!format) {
+			char *s = cJSON_Print(arr);
+			if (s)
+				printf("%s\n", s);
+			free(s);
+		}
+		cJSON_Delete(arr);
+		return ret;
+	}
+	if (!strcmp(sub, "prune")) {
+		if (n)
+			return agent_usage("volume prune: takes no arguments");
+		if (!force) {
+			printf("WARNING! This will remove %s volumes not used by any container.\n"
+			       "Are you sure you want to continue? [y/N] ",
+			       all ? "all" : "anonymous");
+			fflush(stdout);
+			char line[16];
+			if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
+				return AGENT_EXIT_OK;
+		}
+		struct prune pr = { .all = all };
+		vol_each(root, prune_one, &pr);
+		char sz[32];
+		agent_human_size(pr.freed, sz, sizeof(sz));
+		printf("%sTotal reclaimed space: %s\n", pr.n ? "\n" : "", sz);
+		return AGENT_EXIT_OK;
+	}
+	return agent_usage("volume: unknown command '%s' (see 'berth volume --help')", sub);
+}
