@@ -8,3 +8,4 @@ unit-y += test_log
 unit-$(CONFIG_NETWORK) += test_netlink test_ipam
 unit-y += test_cgroup
 unit-y += test_runtime
+unit-$(CONFIG_NETWORK) += test_proxy test_nat
