@@ -59,6 +59,7 @@ agent_cmd_fn agent_cmd_exec;
 agent_cmd_fn agent_cmd_export;
 agent_cmd_fn agent_cmd_container;
 agent_cmd_fn agent_cmd_volume;
+agent_cmd_fn agent_cmd_port;
 struct cJSON;
 /* A container as docker inspect shows it, or NULL when ref names none. */
 struct cJSON *agent_container_json(const char *root, const char *ref);

@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent/agent.h"
+#include "agent/network.h"
 #include "board/cleanup.h"
 #include "board/fs.h"
 #include "runtime/cgroup.h"
@@ -387,10 +388,10 @@ int agent_ctr_create(const char *root, cJSON *cfg, struct agent_ctr *c, struct b
 	if (want && *want) {
 		snprintf(name, sizeof(name), "%s", want[0] == '/' ? want + 1 : want);
 		if (!name_ok(name))
-			rc = berr_setmsg(err, EINVAL,
-					 "invalid container name '%s': only "
-					 "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
-					 name);
+			rc = berr_setmsg(
+				err, EINVAL,
+				"invalid container name '%s': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+				name);
 		else if (each_id(cdir, name_taken, &u) > 0)
 			rc = berr_setmsg(err, EEXIST,
 					 "the container name \"/%s\" is already in use", name);
@@ -724,6 +725,7 @@ struct exit_ctx {
 	char root[PATH_MAX];
 	struct agent_ctr *c;
 	bool autoremove;
+	struct agent_net net;
 };
 
 /* Takes containers/<id>/hold shared: held from before the layers are
@@ -828,6 +830,7 @@ static void remove_files(const char *root, struct agent_ctr *c, bool volumes)
 static void on_exit_cb(void *arg, int code)
 {
 	struct exit_ctx *x = arg;
+	agent_net_release(&x->net);
 	if (x->autoremove)
 		remove_files(x->root, x->c, true);
 	release_layers(x->root);
@@ -959,8 +962,8 @@ static int relay(int fd, const struct agent_attach *a, pid_t pid)
 	return code;
 }
 
-int agent_ctr_start(const char *root, struct agent_ctr *c, const struct agent_attach *a, int *code,
-		    struct berr *err)
+int agent_ctr_start(const char *root, const struct agent_config *cfg, struct agent_ctr *c,
+		    const struct agent_attach *a, int *code, struct berr *err)
 {
 	*code = RT_EXIT_FAIL;
 	agent_ctr_refresh(c);
@@ -975,7 +978,23 @@ int agent_ctr_start(const char *root, struct agent_ctr *c, const struct agent_at
 	static struct exit_ctx xc;
 	int hold = hold_open(c);
 	int rc = build_spec(root, c, &s, &m, b, err);
+	bool net = false;
+	if (!rc)
+		rc = agent_net_prepare(root, cfg, c, &xc.net, err);
+	net = !rc;
 	if (!rc) {
+		m.spec.netns_fd = xc.net.netns_fd;
+		m.keep_fd = xc.net.netns_fd;
+		if (xc.net.mode == NET_MODE_BRIDGE) {
+			m.spec.net_setup = agent_net_setup;
+			m.spec.net_arg = &xc.net;
+			m.pre_start = agent_net_pre_start;
+			m.hook_arg = &xc.net;
+			if (xc.net.nports) {
+				m.poll_fds = agent_net_pollfds;
+				m.poll_handle = agent_net_handle;
+			}
+		}
 		agent_ctr_cgroup(c, cg, sizeof(cg));
 		m.cgroup = cg;
 		m.wait_attach = a && a->attach;
@@ -991,7 +1010,13 @@ int agent_ctr_start(const char *root, struct agent_ctr *c, const struct agent_at
 		int ready;
 		pid_t mon;
 		rc = rt_monitor_start(&m, &mon, &ready, err);
-		/* the monitor holds the lock now (same open file) */
+		if (rc) {
+			agent_net_release(&xc.net);
+			net = false;
+		}
+		/* the monitor holds the lock and the network now */
+		if (xc.net.netns_fd >= 0)
+			close(xc.net.netns_fd);
 		if (hold >= 0)
 			close(hold);
 		hold = -1;
@@ -1019,6 +1044,9 @@ int agent_ctr_start(const char *root, struct agent_ctr *c, const struct agent_at
 		}
 	}
 	if (hold >= 0) {
+		/* no monitor took over */
+		if (net)
+			agent_net_release(&xc.net);
 		close(hold);
 		release_layers(root);
 	}
@@ -1127,10 +1155,10 @@ int agent_ctr_remove(const char *root, struct agent_ctr *c, bool force, bool vol
 	agent_ctr_refresh(c);
 	if (agent_ctr_running(c)) {
 		if (!force)
-			return berr_setmsg(err, EBUSY,
-					   "cannot remove container %s: it is running (stop it "
-					   "first, or use rm -f)",
-					   c->name);
+			return berr_setmsg(
+				err, EBUSY,
+				"cannot remove container %s: it is running (stop it first, or use rm -f)",
+				c->name);
 		int rc = agent_ctr_stop(c, 0, 0, err);
 		if (rc)
 			return rc;
@@ -1145,6 +1173,9 @@ int agent_ctr_remove(const char *root, struct agent_ctr *c, bool force, bool vol
 		rt_cgroup_init(&g, &h, name);
 		rt_cgroup_remove(&g, &e);
 	}
+	agent_net_release_id(root, c->id);
+	if (c->dead)
+		agent_net_release_link(c->id);
 	remove_files(root, c, volumes);
 	release_layers(root);
 	return 0;

@@ -63,8 +63,8 @@ struct agent_attach {
 /* Starts c under a new monitor. With a->attach, relays stdio and returns the
  * container's exit code (>= 0); otherwise returns 0 once it runs. On failure
  * returns -1 with err and *code the exit code docker gives (125/126/127). */
-int agent_ctr_start(const char *root, struct agent_ctr *c, const struct agent_attach *a, int *code,
-		    struct berr *err);
+int agent_ctr_start(const char *root, const struct agent_config *cfg, struct agent_ctr *c,
+		    const struct agent_attach *a, int *code, struct berr *err);
 
 /* Attaches to a running container (attach, start -a). Returns its exit code,
  * or -1 with err. */

@@ -1,6 +1,7 @@
 /* Container commands on existing containers: ps, stop, restart, kill, rm,
  * wait, logs, rename, pause, unpause, top, stats, inspect, container prune,
  * and the `container` command group. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "agent/agent.h"
 #include "agent/container.h"
 #include "agent/flags.h"
+#include "agent/network.h"
 #include "agent/settings.h"
 #include "board/fs.h"
 #include "runtime/cgroup.h"
@@ -150,6 +152,64 @@ static bool filter_ok(const struct agent_ctr *c, const struct agent_strlist *f)
 	return true;
 }
 
+/* "0.0.0.0:8080->80/tcp, ..." as docker ps shows published ports. */
+static void ports_text(const struct agent_ctr *c, char *out, size_t len)
+{
+	struct agent_port p[AGENT_PORTS_MAX];
+	int n = agent_net_ports(c, p, AGENT_PORTS_MAX);
+	size_t used = 0;
+	out[0] = '\0';
+	for (int i = 0; i < n && used < len; i++) {
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &p[i].host_ip, a, sizeof(a));
+		int w = snprintf(out + used, len - used, "%s%s:%u->%u/%s", i ? ", " : "", a,
+				 p[i].host_port, p[i].ctr_port,
+				 p[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+int agent_cmd_port(const struct agent_opts *o, int argc, char **argv)
+{
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth port CONTAINER [PRIVATE_PORT[/PROTO]]\n\n"
+			    "List a container's published ports.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1 || n > 2)
+		return agent_usage("port: needs a container and at most one port");
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	struct agent_ctr c;
+	struct berr err = { 0 };
+	if (agent_ctr_find(root, argv[1], &c, &err))
+		return agent_fail("port: %s", err.msg);
+	struct agent_port p[AGENT_PORTS_MAX], want;
+	int np = agent_ctr_running(&c) ? agent_net_ports(&c, p, AGENT_PORTS_MAX) : 0;
+	agent_ctr_free(&c);
+	if (n == 2 && agent_port_parse(argv[2], &want, &err))
+		return agent_usage("port: %s", err.msg);
+	int shown = 0;
+	for (int i = 0; i < np; i++) {
+		if (n == 2 && (p[i].ctr_port != want.ctr_port || p[i].proto != want.proto))
+			continue;
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &p[i].host_ip, a, sizeof(a));
+		if (n == 2)
+			printf("%s:%u\n", a, p[i].host_port);
+		else
+			printf("%u/%s -> %s:%u\n", p[i].ctr_port,
+			       p[i].proto == IPPROTO_UDP ? "udp" : "tcp", a, p[i].host_port);
+		shown++;
+	}
+	if (n == 2 && !shown)
+		return agent_fail("port: no public port '%s' published for %s", argv[2], argv[1]);
+	return AGENT_EXIT_OK;
+}
+
 int agent_cmd_ps(const struct agent_opts *o, int argc, char **argv)
 {
 	bool all = false, quiet = false, notrunc = false, latest = false, size = false;
@@ -223,6 +283,9 @@ int agent_cmd_ps(const struct agent_opts *o, int argc, char **argv)
 		strcat(created, " ago");
 		status_text(c, status, sizeof(status));
 		const char *image = jstr(cJSON_GetObjectItem(c->cfg, "Config"), "Image");
+		char ports[256] = "";
+		if (running)
+			ports_text(c, ports, sizeof(ports));
 		if (format) {
 			cJSON *row = cJSON_CreateObject();
 			cJSON_AddStringToObject(row, "ID", id);
@@ -231,14 +294,14 @@ int agent_cmd_ps(const struct agent_opts *o, int argc, char **argv)
 			cJSON_AddStringToObject(row, "RunningFor", created);
 			cJSON_AddStringToObject(row, "Status", status);
 			cJSON_AddStringToObject(row, "State", state_word(c));
-			cJSON_AddStringToObject(row, "Ports", "");
+			cJSON_AddStringToObject(row, "Ports", ports);
 			cJSON_AddStringToObject(row, "Names", c->name);
 			agent_print_format(row, format);
 			cJSON_Delete(row);
 			continue;
 		}
 		printf("%-14s %-20s %-22s %-18s %-28s %-8s %s\n", id, image, cmd, created, status,
-		       "", c->name);
+		       ports, c->name);
 	}
 	for (int i = 0; i < nc; i++)
 		agent_ctr_free(&v[i]);
@@ -275,6 +338,7 @@ static int each_arg(const struct agent_opts *o, int n, char **argv,
 struct stop_args {
 	int timeout; /* -1: the container's own, else 10 */
 	const char *signal;
+	const struct agent_config *cfg; /* restart */
 };
 
 static int stop_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
@@ -338,7 +402,8 @@ static int restart_one(const char *root, struct agent_ctr *c, void *arg, struct 
 		return rc;
 	int code;
 	struct agent_attach none = { 0 };
-	return agent_ctr_start(root, c, &none, &code, err) < 0 ? -1 : 0;
+	return agent_ctr_start(root, ((struct stop_args *)arg)->cfg, c, &none, &code, err) < 0 ? -1
+											       : 0;
 }
 
 int agent_cmd_restart(const struct agent_opts *o, int argc, char **argv)
@@ -347,7 +412,13 @@ int agent_cmd_restart(const struct agent_opts *o, int argc, char **argv)
 	int n = parse_stop(argc, argv, &a, "Restart one or more containers.");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
-	return each_arg(o, n, argv, restart_one, &a, true);
+	struct agent_config cfg;
+	if (agent_load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	a.cfg = &cfg;
+	int rc = each_arg(o, n, argv, restart_one, &a, true);
+	agent_config_free(&cfg);
+	return rc;
 }
 
 static int kill_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)

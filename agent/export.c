@@ -288,8 +288,8 @@ int agent_cmd_export(const struct agent_opts *o, int argc, char **argv)
 	if (n != 1)
 		return agent_usage("export: needs exactly one container");
 	if (!output && isatty(1))
-		return agent_usage("export: refusing to write a tar archive to a terminal (use -o "
-				   "or redirect)");
+		return agent_usage(
+			"export: refusing to write a tar archive to a terminal (use -o or redirect)");
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;

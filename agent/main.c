@@ -30,6 +30,7 @@ static const struct agent_cmd commands[] = {
 	{ "logout", agent_cmd_logout, "Remove stored credentials for a registry" },
 	{ "logs", agent_cmd_logs, "Fetch the logs of a container" },
 	{ "pause", agent_cmd_pause, "Freeze all processes of containers" },
+	{ "port", agent_cmd_port, "List a container's published ports" },
 	{ "ps", agent_cmd_ps, "List containers" },
 	{ "pull", agent_cmd_pull, "Download an image from a registry" },
 	{ "rename", agent_cmd_rename, "Rename a container" },

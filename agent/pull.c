@@ -436,9 +436,9 @@ static int fetch_manifest(struct pull *p, char *buf, struct berr *err)
 				   p->top_digest, p->ref.digest);
 	enum store_mkind kind = store_manifest_kind(ctype, buf, len);
 	if (kind == MKIND_SCHEMA1)
-		return berr_setmsg(err, ENOTSUP,
-				   "Docker schema 1 manifests are not supported (push the image "
-				   "again with a current client)");
+		return berr_setmsg(
+			err, ENOTSUP,
+			"Docker schema 1 manifests are not supported (push the image again with a current client)");
 	strcpy(p->man_digest, p->top_digest);
 	if (kind == MKIND_INDEX) {
 		_cleanup_free_ struct store_index *ix = malloc(sizeof(*ix));
@@ -513,10 +513,10 @@ static int check_space(struct pull *p, struct berr *err)
 	long long free_b = (long long)sv.f_bavail * (long long)sv.f_frsize;
 	long long min = p->po->cfg->min_free_space;
 	if (min > 0 && free_b - need < min)
-		return berr_setmsg(err, ENOSPC,
-				   "data root %s: %lld MiB free, this pull needs about %lld MiB "
-				   "and min-free-space is %lld MiB",
-				   p->st.root, free_b >> 20, need >> 20, min >> 20);
+		return berr_setmsg(
+			err, ENOSPC,
+			"data root %s: %lld MiB free, this pull needs about %lld MiB and min-free-space is %lld MiB",
+			p->st.root, free_b >> 20, need >> 20, min >> 20);
 	return 0;
 }
 

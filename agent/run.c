@@ -14,6 +14,7 @@
 #include "agent/agent.h"
 #include "agent/container.h"
 #include "agent/flags.h"
+#include "agent/network.h"
 #include "agent/pull.h"
 #include "agent/settings.h"
 #include "board/cleanup.h"
@@ -31,7 +32,7 @@ struct run_flags {
 	int cpu_shares, pids_limit, stop_timeout;
 	bool pids_set;
 	struct agent_strlist env, env_file, volumes, volumes_from, tmpfs, cap_add, cap_drop,
-		log_opt, publish, labels, attach, expose;
+		log_opt, publish, labels, attach, expose, links;
 };
 
 static const char run_usage[] =
@@ -53,7 +54,10 @@ static const char run_usage[] =
 	"  -m, --memory bytes       Memory limit\n"
 	"      --memory-swap bytes  Memory plus swap limit; -1 for unlimited swap\n"
 	"      --name string        Name the container\n"
-	"      --network string     none or host (bridge: not in this version)\n"
+	"      --link list          Add a link to another container (NAME[:ALIAS])\n"
+	"      --network string     bridge (default), none, host or container:NAME\n"
+	"  -p, --publish list       Publish a port ([IP:][HOST_PORT:]PORT[/udp])\n"
+	"  -P, --publish-all        Publish every EXPOSEd port on a free host port\n"
 	"      --pids-limit int     Tasks limit; -1 for unlimited\n"
 	"      --privileged         All capabilities, no masked paths\n"
 	"      --read-only          Mount the root filesystem read-only\n"
@@ -530,10 +534,55 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 	cJSON_AddBoolToObject(hc, "ReadonlyRootfs", f->read_only);
 	cJSON_AddBoolToObject(hc, "Init", f->init);
 	const char *net = f->network ? f->network : "default";
-	if (!rc && strcmp(net, "none") && strcmp(net, "host") && strcmp(net, "default") &&
-	    strcmp(net, "bridge"))
-		rc = agent_usage("run: --network %s: only none, host and bridge exist", net);
+	if (!strcmp(net, "default"))
+		net = "bridge";
+	if (!rc && strcmp(net, "none") && strcmp(net, "host") && strcmp(net, "bridge") &&
+	    (strncmp(net, "container:", 10) || !net[10]))
+		rc = agent_usage("run: --network %s: bridge, none, host or container:NAME", net);
 	cJSON_AddStringToObject(hc, "NetworkMode", net);
+	cJSON *ports = cJSON_AddArrayToObject(hc, "Ports");
+	for (int i = 0; !rc && i < f->publish.n; i++) {
+		struct agent_port pt;
+		struct berr pe = { 0 };
+		if (agent_port_parse(f->publish.v[i], &pt, &pe))
+			rc = agent_usage("run: -p: %s", pe.msg);
+		else
+			cJSON_AddItemToArray(ports, cJSON_CreateString(f->publish.v[i]));
+	}
+	cJSON_AddBoolToObject(hc, "PublishAllPorts", f->publish_all);
+	if (!rc && (f->publish.n || f->publish_all) && strcmp(net, "bridge")) {
+		if (!strcmp(net, "host"))
+			fprintf(stderr,
+				"WARNING: Published ports are discarded when using host network mode\n");
+		else
+			rc = agent_usage("run: publishing ports needs --network bridge");
+	}
+	if (!rc && (f->publish.n || f->publish_all) && !CONFIG_NETWORK)
+		rc = agent_fail(
+			"run: publishing ports needs bridge networking, which this build leaves out (CONFIG_NETWORK)");
+	cJSON *links = cJSON_AddArrayToObject(hc, "Links");
+	for (int i = 0; !rc && i < f->links.n; i++) {
+		if (strcmp(net, "bridge"))
+			rc = agent_usage("run: --link needs --network bridge");
+		else
+			cJSON_AddItemToArray(links, cJSON_CreateString(f->links.v[i]));
+	}
+	for (int i = 0; !rc && i < f->expose.n; i++) {
+		struct agent_port pt;
+		struct berr pe = { 0 };
+		char key[32];
+		if (agent_port_parse(f->expose.v[i], &pt, &pe) || pt.host_port) {
+			rc = agent_usage("run: --expose %s: PORT[/tcp|/udp]", f->expose.v[i]);
+			break;
+		}
+		cJSON *ex = cJSON_GetObjectItem(cc, "ExposedPorts");
+		if (!ex)
+			ex = cJSON_AddObjectToObject(cc, "ExposedPorts");
+		snprintf(key, sizeof(key), "%u/%s", pt.ctr_port,
+			 pt.proto == IPPROTO_UDP ? "udp" : "tcp");
+		if (!cJSON_GetObjectItem(ex, key))
+			cJSON_AddObjectToObject(ex, key);
+	}
 	int64_t mem = 0, swap = 0;
 	if (!rc && f->memory && (parse_bytes(f->memory, &mem) || mem < 6 * 1024 * 1024))
 		rc = agent_usage("run: --memory %s: needs a size of at least 6MB (like 64m)",
@@ -590,9 +639,6 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 	}
 	cJSON_AddNumberToObject(hc, "LogMaxSize", (double)log_size);
 	cJSON_AddNumberToObject(hc, "LogMaxFile", log_files);
-	if (!rc && (f->publish.n || f->publish_all))
-		rc = agent_fail("run: publishing ports (-p, -P) needs bridge networking, which is "
-				"not in this version");
 	if (rc) {
 		/* anonymous volumes made for this container go with it */
 		cJSON *m;
@@ -653,6 +699,7 @@ static int parse_run(int argc, char **argv, struct run_flags *f, const char *usa
 		{ "label", 'l', FLAG_LIST, &f->labels },
 		{ "attach", 'a', FLAG_LIST, &f->attach },
 		{ "expose", 0, FLAG_LIST, &f->expose },
+		{ "link", 0, FLAG_LIST, &f->links },
 	};
 	/* -h is --hostname here, as in docker run; --help still prints usage */
 	for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -725,7 +772,7 @@ int agent_cmd_run(const struct agent_opts *o, int argc, char **argv)
 				  .sig_proxy = true };
 	struct berr err = { 0 };
 	int code;
-	int x = agent_ctr_start(root, &c, &a, &code, &err);
+	int x = agent_ctr_start(root, &cfg, &c, &a, &code, &err);
 	if (x < 0) {
 		agent_fail("start container %s: %s", c.name, err.msg);
 		if (f.rm)
@@ -803,7 +850,7 @@ int agent_cmd_start(const struct agent_opts *o, int argc, char **argv)
 			agent_ctr_free(&c);
 			continue;
 		}
-		int x = agent_ctr_start(root, &c, &a, &code, &err);
+		int x = agent_ctr_start(root, &cfg, &c, &a, &code, &err);
 		if (x < 0)
 			ret = agent_fail("start container %s: %s", c.name, err.msg);
 		else if (a.attach)

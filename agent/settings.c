@@ -79,6 +79,8 @@ int agent_config_load(struct agent_config *c, const char *path, struct berr *err
 	c->max_download_attempts = 5;
 	c->retry_base_ms = 500;
 	c->timeout_ms = 30000;
+	c->iptables = true;
+	c->userland_proxy = true;
 	const char *dir = getenv("BERTH_CONFIG");
 	snprintf(c->dir, sizeof(c->dir), "%s", dir && *dir ? dir : AGENT_CONFIG_DIR);
 	snprintf(c->certs_d, sizeof(c->certs_d), "%s/certs.d", c->dir);
@@ -132,6 +134,21 @@ int agent_config_load(struct agent_config *c, const char *path, struct berr *err
 			rc = berr_setmsg(
 				err, EINVAL,
 				"%s: \"storage-driver\" must be \"overlay\" or \"squashfs\"", file);
+	}
+	const cJSON *bip = cJSON_GetObjectItemCaseSensitive(doc, "bip");
+	if (rc == 0 && bip && !cJSON_IsString(bip))
+		rc = berr_setmsg(err, EINVAL, "%s: \"bip\" must be a string like \"172.30.0.1/16\"",
+				 file);
+	c->bip = bip ? bip->valuestring : NULL;
+	static const char *const bools[] = { "iptables", "userland-proxy" };
+	bool *dst[] = { &c->iptables, &c->userland_proxy };
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(doc, bools[i]);
+		if (b && !cJSON_IsBool(b))
+			rc = berr_setmsg(err, EINVAL, "%s: \"%s\" must be true or false", file,
+					 bools[i]);
+		else if (b)
+			*dst[i] = cJSON_IsTrue(b);
 	}
 	const cJSON *hub = cJSON_GetObjectItemCaseSensitive(doc, "registry-mirrors");
 	if (rc == 0 && hub)

@@ -35,6 +35,9 @@ struct agent_config {
 	int nmirrors;
 	struct agent_mirrors mirrors[AGENT_MAX_MIRROR_HOSTS]; /* "registry-mirrors", "mirrors" */
 	const char *storage_driver; /* "storage-driver": "overlay" or "squashfs"; NULL: unset */
+	const char *bip;            /* "bip": the default bridge's address/prefix; NULL: default */
+	bool iptables;              /* "iptables": NAT rules for published ports (default true) */
+	bool userland_proxy;        /* "userland-proxy" (default true) */
 	void *doc;                  /* the parsed daemon.json (cJSON) */
 };
 

@@ -427,12 +427,24 @@ int net_nl_bridge_add(struct net_nl *nl, const char *name, struct berr *err)
 
 int net_nl_veth_add(struct net_nl *nl, const char *name, const char *peer, struct berr *err)
 {
+	return net_nl_veth_add_ns(nl, name, 0, peer, -1, err);
+}
+
+int net_nl_veth_add_ns(struct net_nl *nl, const char *name, int master, const char *peer,
+		       int peer_netns_fd, struct berr *err)
+{
 	if (!nl_name_ok(name) || !nl_name_ok(peer))
 		return nl_bad_name(err, "add veth", nl_name_ok(name) ? peer : name);
 	struct nl_req r;
 	struct ifinfomsg *ifi =
 		nl_req_init(&r, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
+	if (master > 0) {
+		ifi->ifi_flags = IFF_UP;
+		ifi->ifi_change = IFF_UP;
+		uint32_t m = (uint32_t)master;
+		nl_attr(&r, IFLA_MASTER, &m, sizeof(m));
+	}
 	nl_attr_str(&r, IFLA_IFNAME, name);
 	struct rtattr *info = nl_attr(&r, IFLA_LINKINFO, NULL, 0);
 	nl_attr_str(&r, IFLA_INFO_KIND, "veth");
@@ -441,6 +453,10 @@ int net_nl_veth_add(struct net_nl *nl, const char *name, const char *peer, struc
 	 * its attributes. */
 	struct rtattr *p = nl_attr(&r, VETH_INFO_PEER, NULL, sizeof(struct ifinfomsg));
 	nl_attr_str(&r, IFLA_IFNAME, peer);
+	if (peer_netns_fd >= 0) {
+		uint32_t fd = (uint32_t)peer_netns_fd;
+		nl_attr(&r, IFLA_NET_NS_FD, &fd, sizeof(fd));
+	}
 	nl_nest_end(&r, p);
 	nl_nest_end(&r, data);
 	nl_nest_end(&r, info);

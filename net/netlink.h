@@ -78,6 +78,13 @@ int net_nl_bridge_add(struct net_nl *nl, const char *name, struct berr *err);
 /* Creates a veth pair name <-> peer, both down, in the socket's namespace. */
 int net_nl_veth_add(struct net_nl *nl, const char *name, const char *peer, struct berr *err);
 
+/* The same in one request, for a container: name enslaved to the bridge
+ * master (ifindex) and up, peer created directly in the network namespace
+ * peer_netns_fd. Creating the peer there avoids moving a device between
+ * namespaces, which waits for an RCU grace period. */
+int net_nl_veth_add_ns(struct net_nl *nl, const char *name, int master, const char *peer,
+		       int peer_netns_fd, struct berr *err);
+
 /* Changes the link called name as o says, in one request. The kernel
  * applies the parts in this order: moves it (taking o->name on the way, so
  * the new name only has to be free in the target), mtu, name, master,

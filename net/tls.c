@@ -803,10 +803,10 @@ static int tls_engine_error(struct net_tls *t, int e)
 	switch (e) {
 	case BR_ERR_X509_NOT_TRUSTED:
 		if (t->certs_dir)
-			return berr_setmsg(&t->fail, EPERM,
-					   "TLS with %s: unknown certificate authority (put the CA "
-					   "certificate in %s/ca.crt)",
-					   h, t->certs_dir);
+			return berr_setmsg(
+				&t->fail, EPERM,
+				"TLS with %s: unknown certificate authority (put the CA certificate in %s/ca.crt)",
+				h, t->certs_dir);
 		return berr_setmsg(&t->fail, EPERM, "TLS with %s: unknown certificate authority",
 				   h);
 	case BR_ERR_X509_BAD_SERVER_NAME:
@@ -929,8 +929,7 @@ static int tls_pump(struct net_tls *t, unsigned want)
 			if (!t->established)
 				return berr_setmsg(
 					&t->fail, ECONNRESET,
-					"TLS with %s: handshake failed: connection closed "
-					"by the server",
+					"TLS with %s: handshake failed: connection closed by the server",
 					t->host);
 			/* EOF without close_notify ends the stream like one; the
 			 * HTTP framing (Content-Length, chunked) catches a cut body. */

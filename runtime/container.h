@@ -77,9 +77,8 @@ void rt_caps_format(uint64_t mask, char *out, size_t len);
  * docker would give (125, 126 not executable, 127 not found), after reaping
  * the child.
  *
- * The caller's own namespaces do not change, except that its later children
- * are created in the container's pid namespace: call it from a process that
- * exists to monitor this container. */
+ * The caller's own namespaces do not change. Call it from a process that
+ * exists to monitor this container: it is pid 1's parent. */
 int rt_spawn(const struct rt_spec *s, const struct rt_cgroup *cg, pid_t *pid, int *code,
 	     struct berr *err);
 

@@ -574,8 +574,8 @@ static _Noreturn void monitor_main(const struct rt_monitor *m, int ready, int si
 			client_frames(&s, c);
 		}
 		flush_stdin(&s);
-		if (nextra > 0 && rc > 0)
-			m->poll_handle(m->hook_arg, p + extra, nextra);
+		if (nextra > 0)
+			m->poll_handle(m->hook_arg, p + extra, rc > 0 ? nextra : 0);
 	}
 	if (!s.exited) {
 		int stt;
@@ -625,12 +625,12 @@ int rt_monitor_start(const struct rt_monitor *m, pid_t *monitor, int *ready, str
 	if (p == 0) {
 		/* its own session: the caller's terminal and signals are not its */
 		setsid();
-		int keep[] = { rp[1], sp[0], sp[1], m->hold_fd };
+		int keep[] = { rp[1], sp[0], sp[1], m->hold_fd, m->keep_fd };
 		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 		for (int i = 0; i < 3; i++)
 			if (nul >= 0)
 				dup2(nul, i);
-		close_others(keep, 4);
+		close_others(keep, 5);
 		signal(SIGPIPE, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 		signal(SIGINT, SIG_IGN);

@@ -38,6 +38,7 @@ struct rt_monitor {
 	/* An fd the monitor keeps open while the container runs (a lock that
 	 * says "in use"), closed just before on_exit; -1 for none. */
 	int hold_fd;
+	int keep_fd; /* another fd the monitor keeps (a namespace to join); -1: none */
 	/* Hooks run in the monitor, with hook_arg: pre_start before the
 	 * container starts (publishing ports; failing aborts the start), and
 	 * extra fds to poll while it runs (the port proxy). May be NULL. */

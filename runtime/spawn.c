@@ -430,19 +430,19 @@ static void stdio_setup(const int fds[3], bool tty)
  * pipes to the parent for the network setup handshake (write, read). */
 static int child_setup(const struct rt_spec *s, const int netfd[2], struct berr *err)
 {
-	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+	/* The parent moves us into our cgroup and configures our network while
+	 * we build the root filesystem (a cgroup move can wait for an RCU grace
+	 * period); the cgroup namespace comes last, rooted at our group. */
+	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
 	if (!s->host_net && s->netns_fd < 0)
 		flags |= CLONE_NEWNET;
 	if (unshare(flags))
 		return berr_set(err, errno, "unshare namespaces");
 	if (!s->host_net && s->netns_fd >= 0 && setns(s->netns_fd, CLONE_NEWNET))
 		return berr_set(err, errno, "join the network namespace");
-	if (s->net_setup) {
-		/* the host side configures our interfaces now */
-		char c = 'n';
-		if (write(netfd[1], &c, 1) != 1 || read(netfd[0], &c, 1) != 1)
-			return berr_setmsg(err, EIO, "network setup did not finish");
-	}
+	char c = 'n';
+	if (write(netfd[0], &c, 1) != 1)
+		return berr_set(err, errno, "report the network namespace");
 	int rc = mnt(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL, err);
 	if (!rc)
 		rc = mount_overlay(s, false, err);
@@ -531,6 +531,10 @@ static int child_setup(const struct rt_spec *s, const int netfd[2], struct berr 
 		return berr_set(err, errno, "set hostname %s", s->hostname);
 	if (!s->host_net && s->netns_fd < 0 && (rc = loopback_up(err)))
 		return rc;
+	if (read(netfd[1], &c, 1) != 1)
+		return berr_setmsg(err, EIO, "cgroup or network setup did not finish");
+	if (unshare(CLONE_NEWCGROUP))
+		return berr_set(err, errno, "new cgroup namespace");
 	const char *cwd = s->cwd && *s->cwd ? s->cwd : "/";
 	if ((rc = mkdirs(cwd, 0755, err)))
 		return rc;
@@ -577,19 +581,29 @@ int rt_spawn(const struct rt_spec *s, const struct rt_cgroup *cg, pid_t *pid, in
 		return berr_setmsg(err, E2BIG, "too many layers or mounts");
 	if (pipe2(errp, O_CLOEXEC))
 		return berr_set(err, errno, "pipe");
-	if (pipe2(syncp, O_CLOEXEC) || (s->net_setup && pipe2(upp, O_CLOEXEC))) {
+	if (pipe2(syncp, O_CLOEXEC) || pipe2(upp, O_CLOEXEC)) {
 		close(errp[0]);
 		close(errp[1]);
 		return berr_set(err, errno, "pipe");
 	}
 	int rc = 0;
+	/* our own pid namespace, to go back to once pid 1 is forked: a
+	 * monitor still forks after its container died (iptables cleanup),
+	 * which a dead namespace would refuse */
+	int ownpid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (unshare(CLONE_NEWPID)) {
 		rc = berr_set(err, errno, "new pid namespace");
+		if (ownpid >= 0)
+			close(ownpid);
 		goto out;
 	}
 	sigset_t old;
 	block_signals(&old);
 	pid_t p = fork();
+	if (p != 0 && ownpid >= 0) {
+		setns(ownpid, CLONE_NEWPID);
+		close(ownpid);
+	}
 	if (p < 0) {
 		rc = berr_set(err, errno, "fork");
 		sigprocmask(SIG_SETMASK, &old, NULL);
@@ -597,13 +611,9 @@ int rt_spawn(const struct rt_spec *s, const struct rt_cgroup *cg, pid_t *pid, in
 	}
 	if (p == 0) {
 		struct berr e;
-		char c;
 		close(errp[0]);
 		close(syncp[1]);
-		if (upp[0] >= 0)
-			close(upp[0]);
-		if (read(syncp[0], &c, 1) != 1)
-			_exit(RT_EXIT_FAIL);
+		close(upp[0]);
 		stdio_setup(s->stdio, s->tty);
 		int netfd[2] = { upp[1], syncp[0] };
 		if (child_setup(s, netfd, &e))
@@ -615,38 +625,31 @@ int rt_spawn(const struct rt_spec *s, const struct rt_cgroup *cg, pid_t *pid, in
 	errp[1] = -1;
 	close(syncp[0]);
 	syncp[0] = -1;
+	close(upp[1]);
+	upp[1] = -1;
 	if (cg && (rc = rt_cgroup_enter(cg, p, err))) {
 		kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
 		goto out;
 	}
-	if (write(syncp[1], "g", 1) != 1) {
-		rc = berr_set(err, errno, "start the container");
+	char c;
+	if (read(upp[0], &c, 1) != 1) {
+		/* it failed before its namespaces existed */
+		rc = read_report(errp[0], p, code, err);
+		if (!rc) {
+			rc = berr_setmsg(err, EIO, "container setup stopped");
+			waitpid(p, NULL, 0);
+		}
+		goto out;
+	}
+	if (s->net_setup)
+		rc = s->net_setup(s->net_arg, p, err);
+	if (rc || write(syncp[1], "g", 1) != 1) {
+		if (!rc)
+			rc = berr_set(err, errno, "start the container");
 		kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
 		goto out;
-	}
-	if (s->net_setup) {
-		char c;
-		close(upp[1]);
-		upp[1] = -1;
-		if (read(upp[0], &c, 1) != 1) {
-			/* it failed before its network namespace existed */
-			rc = read_report(errp[0], p, code, err);
-			if (!rc) {
-				rc = berr_setmsg(err, EIO, "container setup stopped");
-				waitpid(p, NULL, 0);
-			}
-			goto out;
-		}
-		rc = s->net_setup(s->net_arg, p, err);
-		if (rc || write(syncp[1], "g", 1) != 1) {
-			if (!rc)
-				rc = berr_set(err, errno, "start the container");
-			kill(p, SIGKILL);
-			waitpid(p, NULL, 0);
-			goto out;
-		}
 	}
 	rc = read_report(errp[0], p, code, err);
 	if (!rc)

@@ -349,8 +349,7 @@ int store_driver_set(struct store *s, const char *want, struct berr *err)
 		if (de->d_name[0] != '.')
 			return berr_setmsg(
 				err, EEXIST,
-				"data root %s holds %s layers; storage-driver %s cannot use them: "
-				"remove the images (berth image prune -a) or use another data-root",
+				"data root %s holds %s layers; storage-driver %s cannot use them: remove the images (berth image prune -a) or use another data-root",
 				s->root, be_of(s)->name, want);
 	snprintf(p, sizeof(p), "%s/driver", s->root);
 	char text[32];
