@@ -3,3 +3,4 @@ obj-y += ref.o http.o auth.o conn.o http_client.o registry.o
 obj-$(CONFIG_TLS) += tls.o
 obj-$(CONFIG_NETWORK) += netlink.o ipam.o
 obj-$(CONFIG_NETWORK) += proxy.o nat.o
+obj-$(CONFIG_DAEMON) += httpd.o

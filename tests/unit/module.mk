@@ -9,3 +9,4 @@ unit-$(CONFIG_NETWORK) += test_netlink test_ipam
 unit-y += test_cgroup
 unit-y += test_runtime
 unit-$(CONFIG_NETWORK) += test_proxy test_nat
+unit-$(CONFIG_DAEMON) += test_httpd
