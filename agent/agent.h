@@ -60,12 +60,21 @@ agent_cmd_fn agent_cmd_export;
 agent_cmd_fn agent_cmd_container;
 agent_cmd_fn agent_cmd_volume;
 agent_cmd_fn agent_cmd_port;
+agent_cmd_fn agent_cmd_events;
 struct cJSON;
 /* A container as docker inspect shows it, or NULL when ref names none. */
 struct cJSON *agent_container_json(const char *root, const char *ref);
 /* Prints j through a Go-template subset: {{.A.B}}, {{json .A}}, {{.A}} of
  * an array joined by spaces; other text as is; a newline at the end. */
 void agent_print_format(const struct cJSON *j, const char *fmt);
+
+/* Images for the API (docker's JSON shapes). */
+struct cJSON *agent_images_json(const char *root, bool all);
+struct cJSON *agent_image_json(const char *root, const char *name);
+int agent_image_tag(const char *root, const char *src, const char *target, struct berr *err);
+/* Removes as rmi does; res (may be NULL: print) gets {"Untagged"|"Deleted": ...}. */
+int agent_image_remove(const char *root, const char *name, bool force, struct cJSON *res,
+		       struct berr *err);
 
 /* Prints "berth: error: <msg>" on one line to stderr and returns AGENT_EXIT_FAIL.
  * The message must already name what failed and on which object. */

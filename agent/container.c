@@ -25,6 +25,7 @@
 
 #include "agent/agent.h"
 #include "agent/network.h"
+#include "agent/events.h"
 #include "board/cleanup.h"
 #include "board/fs.h"
 #include "runtime/cgroup.h"
@@ -499,6 +500,7 @@ int agent_ctr_create(const char *root, cJSON *cfg, struct agent_ctr *c, struct b
 		return rc;
 	}
 	c->st.status = RT_CREATED;
+	agent_event_ctr(root, "create", c, NULL, NULL);
 	return 0;
 }
 
@@ -721,6 +723,8 @@ static int build_spec(const char *root, const struct agent_ctr *c, struct rt_spe
 	return 0;
 }
 
+static void mark_stopped(const struct agent_ctr *c, bool on);
+
 struct exit_ctx {
 	char root[PATH_MAX];
 	struct agent_ctr *c;
@@ -830,9 +834,14 @@ static void remove_files(const char *root, struct agent_ctr *c, bool volumes)
 static void on_exit_cb(void *arg, int code)
 {
 	struct exit_ctx *x = arg;
+	char c[16];
+	snprintf(c, sizeof(c), "%d", code);
+	agent_event_ctr(x->root, "die", x->c, "exitCode", c);
 	agent_net_release(&x->net);
-	if (x->autoremove)
+	if (x->autoremove) {
 		remove_files(x->root, x->c, true);
+		agent_event_ctr(x->root, "destroy", x->c, NULL, NULL);
+	}
 	release_layers(x->root);
 }
 
@@ -976,6 +985,12 @@ int agent_ctr_start(const char *root, const struct agent_config *cfg, struct age
 	struct rt_monitor m;
 	char cg[128];
 	static struct exit_ctx xc;
+	mark_stopped(c, false);
+	if (a && a->policy_restart >= 0 && c->st.restarts != a->policy_restart) {
+		/* the count of restarts the policy made; a manual start resets it */
+		c->st.restarts = a->policy_restart;
+		rt_state_write(c->dir, &c->st, true, &(struct berr){ 0 });
+	}
 	int hold = hold_open(c);
 	int rc = build_spec(root, c, &s, &m, b, err);
 	bool net = false;
@@ -997,7 +1012,7 @@ int agent_ctr_start(const char *root, const struct agent_config *cfg, struct age
 		}
 		agent_ctr_cgroup(c, cg, sizeof(cg));
 		m.cgroup = cg;
-		m.wait_attach = a && a->attach;
+		m.wait_attach = a && (a->attach || a->hold_for_attach);
 		m.hold_fd = hold;
 		m.ephemeral = jbool(cJSON_GetObjectItem(c->cfg, "HostConfig"), "AutoRemove");
 		snprintf(xc.root, sizeof(xc.root), "%s", root);
@@ -1023,7 +1038,7 @@ int agent_ctr_start(const char *root, const struct agent_config *cfg, struct age
 		if (!rc) {
 			int fd = -1;
 			if (a && a->attach) {
-				fd = rt_attach_connect(c->dir, err);
+				fd = rt_attach_connect(c->dir, false, err);
 				if (fd < 0)
 					rc = fd;
 			}
@@ -1031,6 +1046,8 @@ int agent_ctr_start(const char *root, const struct agent_config *cfg, struct age
 			if (!rc)
 				rc = rt_monitor_result(ready, &pid, code, err);
 			close(ready);
+			if (!rc)
+				agent_event_ctr(root, "start", c, NULL, NULL);
 			if (!rc && fd >= 0) {
 				int x = relay(fd, a, pid);
 				if (x < 0) {
@@ -1064,7 +1081,7 @@ int agent_ctr_attach(struct agent_ctr *c, const struct agent_attach *a, struct b
 		return berr_setmsg(err, EINVAL,
 				   "cannot attach to a stopped container, start it first"),
 		       -1;
-	int fd = rt_attach_connect(c->dir, err);
+	int fd = rt_attach_connect(c->dir, false, err);
 	if (fd < 0)
 		return -1;
 	int code = relay(fd, a, c->st.pid);
@@ -1076,13 +1093,48 @@ int agent_ctr_attach(struct agent_ctr *c, const struct agent_attach *a, struct b
 	return code;
 }
 
+/* The data root a container lives under (<root>/containers/<id>). */
+static void root_of_ctr(const struct agent_ctr *c, char *out, size_t len)
+{
+	snprintf(out, len, "%s", c->dir);
+	for (int i = 0; i < 2; i++) {
+		char *sl = strrchr(out, '/');
+		if (sl)
+			*sl = '\0';
+	}
+}
+
+/* Marks a container stopped by the user: restart policies leave it down. */
+static void mark_stopped(const struct agent_ctr *c, bool on)
+{
+	char p[PATH_MAX + 16];
+	snprintf(p, sizeof(p), "%s/stopped", c->dir);
+	if (on)
+		fs_write_replace(p, "1\n", 2, 0644, false, &(struct berr){ 0 });
+	else
+		unlink(p);
+}
+
+bool agent_ctr_user_stopped(const struct agent_ctr *c)
+{
+	char p[PATH_MAX + 16];
+	snprintf(p, sizeof(p), "%s/stopped", c->dir);
+	return !access(p, F_OK);
+}
+
 int agent_ctr_kill(struct agent_ctr *c, int sig, struct berr *err)
 {
 	agent_ctr_refresh(c);
 	if (!agent_ctr_running(c))
 		return berr_setmsg(err, EINVAL, "container %s is not running", c->name);
+	if (sig == SIGKILL || sig == SIGTERM)
+		mark_stopped(c, true);
 	if (kill(c->st.pid, sig))
 		return berr_set(err, errno, "signal container %s", c->name);
+	char root[PATH_MAX], sn[16];
+	root_of_ctr(c, root, sizeof(root));
+	snprintf(sn, sizeof(sn), "%d", sig);
+	agent_event_ctr(root, "kill", c, "signal", sn);
 	return 0;
 }
 
@@ -1129,16 +1181,22 @@ int agent_ctr_stop(struct agent_ctr *c, int sig, int timeout, struct berr *err)
 	agent_ctr_refresh(c);
 	if (!agent_ctr_running(c))
 		return 0;
+	mark_stopped(c, true);
 	thaw(c);
 	if (sig && kill(c->st.pid, sig) && errno != ESRCH)
 		return berr_set(err, errno, "signal container %s", c->name);
-	if (sig && wait_monitor(c, timeout < 0 ? -1 : timeout * 1000L))
+	char root[PATH_MAX];
+	root_of_ctr(c, root, sizeof(root));
+	if (sig && wait_monitor(c, timeout < 0 ? -1 : timeout * 1000L)) {
+		agent_event_ctr(root, "stop", c, NULL, NULL);
 		return 0;
+	}
 	if (kill(c->st.pid, SIGKILL) && errno != ESRCH)
 		return berr_set(err, errno, "kill container %s", c->name);
 	if (!wait_monitor(c, 30000))
 		return berr_setmsg(err, ETIMEDOUT, "container %s did not exit after SIGKILL",
 				   c->name);
+	agent_event_ctr(root, "stop", c, NULL, NULL);
 	return 0;
 }
 
@@ -1178,6 +1236,7 @@ int agent_ctr_remove(const char *root, struct agent_ctr *c, bool force, bool vol
 		agent_net_release_link(c->id);
 	remove_files(root, c, volumes);
 	release_layers(root);
+	agent_event_ctr(root, "destroy", c, NULL, NULL);
 	return 0;
 }
 

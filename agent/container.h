@@ -58,7 +58,12 @@ struct agent_attach {
 	bool stdin_on; /* relay our stdin (-i) */
 	bool tty;      /* our terminal in raw mode, window size forwarded */
 	bool sig_proxy;
+	int policy_restart;   /* restart count to record (daemon restarts); -1: keep */
+	bool hold_for_attach; /* the monitor waits for an attach client someone else makes */
 };
+
+/* True when the user stopped it (stop, kill): restart policies leave it. */
+bool agent_ctr_user_stopped(const struct agent_ctr *c);
 
 /* Starts c under a new monitor. With a->attach, relays stdio and returns the
  * container's exit code (>= 0); otherwise returns 0 once it runs. On failure
@@ -91,8 +96,44 @@ int agent_ctr_export(const char *root, struct agent_ctr *c, int out, struct berr
 /* The tar writer behind it: the tree under dirfd, to out. */
 int agent_tar_tree(int dirfd, int out, struct berr *err);
 
+/* Runs a command in a running container (exec), with the container's
+ * environment plus env, its user and working directory unless given, its
+ * capabilities and cgroup. Returns 0 with *pid (a child of the caller;
+ * reap it for the exit code), or -errno with err and *code (125/126/127). */
+struct agent_exec_opts {
+	char *const *argv;
+	const char *const *env; /* "K=V" or "K" (from our environment) */
+	int nenv;
+	const char *user, *workdir;
+	bool privileged, tty;
+};
+int agent_exec_run(struct agent_ctr *c, const struct agent_exec_opts *o, const int stdio[3],
+		   pid_t *pid, int *code, struct berr *err);
+/* A pty pair (master and slave, close-on-exec). */
+int agent_pty(int *master, int *slave, struct berr *err);
+
 /* Renames a container (the name must be free). */
 int agent_ctr_rename(const char *root, const char *ref, const char *name, struct berr *err);
+
+/* "Up 3 minutes (Paused)", "Exited (0) 2 seconds ago", "Created"; and the
+ * state word docker uses ("running", "paused", "exited", "created"). */
+void agent_ctr_status_text(const struct agent_ctr *c, char *out, size_t len);
+const char *agent_ctr_state_word(const struct agent_ctr *c);
+/* The healthcheck state the daemon keeps ({"Status", "FailingStreak", "Log"}),
+ * or NULL when there is none. */
+struct cJSON *agent_ctr_health(const struct agent_ctr *c);
+
+/* Freezes or thaws a running container (pause, unpause). */
+int agent_ctr_pause(struct agent_ctr *c, bool freeze, struct berr *err);
+/* ps -ef's view of its processes: {"Titles": [...], "Processes": [[...]]}. */
+struct cJSON *agent_top_json(struct agent_ctr *c, struct berr *err);
+
+/* Volumes as the API shows them, and their removal and pruning. */
+struct cJSON *agent_volumes_json(const char *root);
+struct cJSON *agent_volume_json(const char *root, const char *name);
+int agent_volume_remove(const char *root, const char *name, bool force, struct berr *err);
+/* Removes unused anonymous (all: every unused) volumes; returns their names. */
+struct cJSON *agent_volumes_prune(const char *root, bool all);
 
 /* The cgroup name of a container. */
 void agent_ctr_cgroup(const struct agent_ctr *c, char *out, size_t len);

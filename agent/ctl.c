@@ -19,6 +19,7 @@
 #include "agent/container.h"
 #include "agent/flags.h"
 #include "agent/network.h"
+#include "agent/events.h"
 #include "agent/settings.h"
 #include "board/fs.h"
 #include "runtime/cgroup.h"
@@ -69,13 +70,31 @@ static void human_duration(long long secs, char *out, size_t len)
 		snprintf(out, len, "%lld years", secs / (365 * 86400));
 }
 
-static void status_text(const struct agent_ctr *c, char *out, size_t len)
+cJSON *agent_ctr_health(const struct agent_ctr *c)
+{
+	char p[PATH_MAX + 16];
+	snprintf(p, sizeof(p), "%s/health", c->dir);
+	char *buf = NULL;
+	ssize_t n = fs_read_alloc(p, 1 << 20, &buf, NULL);
+	cJSON *j = n > 0 ? cJSON_ParseWithLength(buf, (size_t)n) : NULL;
+	free(buf);
+	return j;
+}
+
+void agent_ctr_status_text(const struct agent_ctr *c, char *out, size_t len)
 {
 	char d[64];
 	long long now = rt_now_ns();
 	if (c->st.status == RT_RUNNING) {
 		human_duration((now - c->st.started) / 1000000000LL, d, sizeof(d));
-		snprintf(out, len, "Up %s%s", d, c->paused ? " (Paused)" : "");
+		cJSON *h = agent_ctr_health(c);
+		const char *hs = cJSON_GetStringValue(cJSON_GetObjectItem(h, "Status"));
+		char hp[32] = "";
+		if (hs)
+			snprintf(hp, sizeof(hp), " (%s)",
+				 !strcmp(hs, "starting") ? "health: starting" : hs);
+		cJSON_Delete(h);
+		snprintf(out, len, "Up %s%s%s", d, c->paused ? " (Paused)" : "", hp);
 	} else if (c->st.status == RT_EXITED) {
 		human_duration((now - c->st.finished) / 1000000000LL, d, sizeof(d));
 		snprintf(out, len, "Exited (%d) %s ago", c->st.exit_code, d);
@@ -84,7 +103,7 @@ static void status_text(const struct agent_ctr *c, char *out, size_t len)
 	}
 }
 
-static const char *state_word(const struct agent_ctr *c)
+const char *agent_ctr_state_word(const struct agent_ctr *c)
 {
 	if (c->st.status == RT_RUNNING)
 		return c->paused ? "paused" : "running";
@@ -129,7 +148,7 @@ static bool filter_ok(const struct agent_ctr *c, const struct agent_strlist *f)
 		size_t kl = (size_t)(eq - f->v[i]);
 		const char *v = eq + 1;
 		if (!strncmp(f->v[i], "status", kl) && kl == 6) {
-			if (strcmp(v, state_word(c)))
+			if (strcmp(v, agent_ctr_state_word(c)))
 				return false;
 		} else if (!strncmp(f->v[i], "name", kl) && kl == 4) {
 			if (!strstr(c->name, v[0] == '/' ? v + 1 : v))
@@ -281,7 +300,7 @@ int agent_cmd_ps(const struct agent_opts *o, int argc, char **argv)
 			(long long)cJSON_GetNumberValue(cJSON_GetObjectItem(c->cfg, "CreatedNs"));
 		human_duration((rt_now_ns() - cns) / 1000000000LL, created, sizeof(created) - 5);
 		strcat(created, " ago");
-		status_text(c, status, sizeof(status));
+		agent_ctr_status_text(c, status, sizeof(status));
 		const char *image = jstr(cJSON_GetObjectItem(c->cfg, "Config"), "Image");
 		char ports[256] = "";
 		if (running)
@@ -293,7 +312,7 @@ int agent_cmd_ps(const struct agent_opts *o, int argc, char **argv)
 			cJSON_AddStringToObject(row, "Command", cmd);
 			cJSON_AddStringToObject(row, "RunningFor", created);
 			cJSON_AddStringToObject(row, "Status", status);
-			cJSON_AddStringToObject(row, "State", state_word(c));
+			cJSON_AddStringToObject(row, "State", agent_ctr_state_word(c));
 			cJSON_AddStringToObject(row, "Ports", ports);
 			cJSON_AddStringToObject(row, "Names", c->name);
 			agent_print_format(row, format);
@@ -500,32 +519,7 @@ int agent_cmd_wait(const struct agent_opts *o, int argc, char **argv)
 
 static int pause_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
 {
-	bool freeze = *(bool *)arg;
-	agent_ctr_refresh(c);
-	if (!agent_ctr_running(c))
-		return berr_setmsg(err, EINVAL, "container %s is not running", c->name);
-	if (freeze == c->paused)
-		return berr_setmsg(err, EINVAL, "container %s is %s paused", c->name,
-				   freeze ? "already" : "not");
-	struct rt_cg_host h;
-	struct rt_cgroup g;
-	char name[128], p[PATH_MAX + 16];
-	int rc = rt_cgroup_detect(&h, "/proc/self/mountinfo", err);
-	if (rc)
-		return rc;
-	agent_ctr_cgroup(c, name, sizeof(name));
-	rt_cgroup_init(&g, &h, name);
-	snprintf(p, sizeof(p), "%s/paused", c->dir);
-	if (freeze) {
-		rc = rt_cgroup_freeze(&g, true, err);
-		if (!rc)
-			rc = fs_write_atomic(p, "1\n", 2, 0644, err);
-		return rc;
-	}
-	rc = rt_cgroup_freeze(&g, false, err);
-	if (!rc && unlink(p) && errno != ENOENT)
-		rc = berr_set(err, errno, "%s", p);
-	return rc;
+	return agent_ctr_pause(c, *(bool *)arg, err);
 }
 
 int agent_cmd_pause(const struct agent_opts *o, int argc, char **argv)
@@ -763,6 +757,53 @@ static int container_cgroup(const struct agent_ctr *c, struct rt_cg_host *h, str
 	return 0;
 }
 
+cJSON *agent_top_json(struct agent_ctr *c, struct berr *err)
+{
+	if (!agent_ctr_running(c)) {
+		berr_setmsg(err, EINVAL, "container %s is not running", c->name);
+		return NULL;
+	}
+	struct rt_cg_host h;
+	struct rt_cgroup g;
+	pid_t pids[1024];
+	int np = container_cgroup(c, &h, &g, err);
+	if (!np)
+		np = rt_cgroup_pids(&g, pids, 1024, err);
+	if (np < 0)
+		return NULL;
+	cJSON *j = cJSON_CreateObject();
+	cJSON *titles = cJSON_AddArrayToObject(j, "Titles");
+	static const char *const t[] = { "UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD" };
+	for (int i = 0; i < 8; i++)
+		cJSON_AddItemToArray(titles, cJSON_CreateString(t[i]));
+	cJSON *procs = cJSON_AddArrayToObject(j, "Processes");
+	long hz = sysconf(_SC_CLK_TCK);
+	for (int i = 0; i < np; i++) {
+		struct proc_info p;
+		if (proc_read(pids[i], &p))
+			continue;
+		struct passwd *pw = getpwuid(p.uid);
+		char f[8][64];
+		unsigned long long tm = (p.utime + p.stime) / (unsigned long long)hz;
+		snprintf(f[0], sizeof(f[0]), "%s", pw ? pw->pw_name : "");
+		if (!pw)
+			snprintf(f[0], sizeof(f[0]), "%u", p.uid);
+		snprintf(f[1], sizeof(f[1]), "%d", p.pid);
+		snprintf(f[2], sizeof(f[2]), "%d", p.ppid);
+		snprintf(f[3], sizeof(f[3]), "0");
+		snprintf(f[4], sizeof(f[4]), "-");
+		snprintf(f[5], sizeof(f[5]), "?");
+		snprintf(f[6], sizeof(f[6]), "%02llu:%02llu:%02llu", tm / 3600, tm / 60 % 60,
+			 tm % 60);
+		cJSON *row = cJSON_CreateArray();
+		for (int k = 0; k < 7; k++)
+			cJSON_AddItemToArray(row, cJSON_CreateString(f[k]));
+		cJSON_AddItemToArray(row, cJSON_CreateString(p.cmd));
+		cJSON_AddItemToArray(procs, row);
+	}
+	return j;
+}
+
 int agent_cmd_top(const struct agent_opts *o, int argc, char **argv)
 {
 	int n = agent_flags(argc, argv, NULL, 0,
@@ -778,35 +819,22 @@ int agent_cmd_top(const struct agent_opts *o, int argc, char **argv)
 	struct berr err = { 0 };
 	if (agent_ctr_find(root, argv[1], &c, &err))
 		return agent_fail("top: %s", err.msg);
-	if (!agent_ctr_running(&c)) {
-		agent_ctr_free(&c);
-		return agent_fail("top: container %s is not running", argv[1]);
-	}
-	struct rt_cg_host h;
-	struct rt_cgroup g;
-	pid_t pids[1024];
-	int np = container_cgroup(&c, &h, &g, &err);
-	if (!np)
-		np = rt_cgroup_pids(&g, pids, 1024, &err);
+	cJSON *j = agent_top_json(&c, &err);
 	agent_ctr_free(&c);
-	if (np < 0)
+	if (!j)
 		return agent_fail("top %s: %s", argv[1], err.msg);
-	long hz = sysconf(_SC_CLK_TCK);
 	printf("%-10s %-8s %-8s %-3s %-6s %-6s %-10s %s\n", "UID", "PID", "PPID", "C", "STIME",
 	       "TTY", "TIME", "CMD");
-	for (int i = 0; i < np; i++) {
-		struct proc_info p;
-		if (proc_read(pids[i], &p))
-			continue;
-		struct passwd *pw = getpwuid(p.uid);
-		char user[32];
-		snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "");
-		if (!pw)
-			snprintf(user, sizeof(user), "%u", p.uid);
-		unsigned long long t = (p.utime + p.stime) / (unsigned long long)hz;
-		printf("%-10s %-8d %-8d %-3d %-6s %-6s %02llu:%02llu:%02llu   %s\n", user, p.pid,
-		       p.ppid, 0, "-", "?", t / 3600, t / 60 % 60, t % 60, p.cmd);
+	const cJSON *row;
+	cJSON_ArrayForEach(row, cJSON_GetObjectItem(j, "Processes"))
+	{
+		const char *f[8];
+		for (int k = 0; k < 8; k++)
+			f[k] = cJSON_GetStringValue(cJSON_GetArrayItem(row, k)) ?: "";
+		printf("%-10s %-8s %-8s %-3s %-6s %-6s %-10s %s\n", f[0], f[1], f[2], f[3], f[4],
+		       f[5], f[6], f[7]);
 	}
+	cJSON_Delete(j);
 	return AGENT_EXIT_OK;
 }
 
@@ -944,7 +972,7 @@ cJSON *agent_container_json(const char *root, const char *ref)
 	cJSON_AddItemToObject(j, "Args", cJSON_Duplicate(cJSON_GetObjectItem(c.cfg, "Args"), true));
 	cJSON *st = cJSON_AddObjectToObject(j, "State");
 	bool running = c.st.status == RT_RUNNING;
-	cJSON_AddStringToObject(st, "Status", state_word(&c));
+	cJSON_AddStringToObject(st, "Status", agent_ctr_state_word(&c));
 	cJSON_AddBoolToObject(st, "Running", running);
 	cJSON_AddBoolToObject(st, "Paused", running && c.paused);
 	cJSON_AddBoolToObject(st, "Restarting", false);
@@ -958,6 +986,9 @@ cJSON *agent_container_json(const char *root, const char *ref)
 	fmt_time(c.st.status == RT_EXITED ? c.st.finished : 0, t, sizeof(t));
 	cJSON_AddStringToObject(st, "FinishedAt", t);
 	cJSON_AddNumberToObject(st, "MonitorPid", running ? c.st.monitor : 0);
+	cJSON *health = running ? agent_ctr_health(&c) : NULL;
+	if (health)
+		cJSON_AddItemToObject(st, "Health", health);
 	cJSON_AddStringToObject(j, "Image", jstr(c.cfg, "Image"));
 	static const char *const files[][2] = { { "ResolvConfPath", "resolv.conf" },
 						{ "HostnamePath", "hostname" },
@@ -1217,4 +1248,123 @@ int agent_cmd_container(const struct agent_opts *o, int argc, char **argv)
 			return sub[i].fn(o, argc - 1, argv + 1);
 	return agent_usage("container: unknown command '%s' (see 'berth container --help')",
 			   argv[1]);
+}
+
+int agent_ctr_pause(struct agent_ctr *c, bool freeze, struct berr *err)
+{
+	agent_ctr_refresh(c);
+	if (!agent_ctr_running(c))
+		return berr_setmsg(err, EINVAL, "container %s is not running", c->name);
+	if (freeze == c->paused)
+		return berr_setmsg(err, EINVAL, "container %s is %s paused", c->name,
+				   freeze ? "already" : "not");
+	struct rt_cg_host h;
+	struct rt_cgroup g;
+	char p[PATH_MAX + 16];
+	int rc = container_cgroup(c, &h, &g, err);
+	if (rc)
+		return rc;
+	snprintf(p, sizeof(p), "%s/paused", c->dir);
+	if (freeze) {
+		rc = rt_cgroup_freeze(&g, true, err);
+		if (!rc)
+			rc = fs_write_atomic(p, "1\n", 2, 0644, err);
+	} else {
+		rc = rt_cgroup_freeze(&g, false, err);
+		if (!rc && unlink(p) && errno != ENOENT)
+			rc = berr_set(err, errno, "%s", p);
+	}
+	if (!rc) {
+		char root[PATH_MAX];
+		snprintf(root, sizeof(root), "%s", c->dir);
+		for (int i = 0; i < 2; i++) {
+			char *sl = strrchr(root, '/');
+			if (sl)
+				*sl = '\0';
+		}
+		agent_event_ctr(root, freeze ? "pause" : "unpause", c, NULL, NULL);
+	}
+	return rc;
+}
+
+static int events_print(void *arg, const char *json, size_t len)
+{
+	const char *format = arg;
+	if (!json)
+		return ferror(stdout) ? -EPIPE : 0;
+	cJSON *j = cJSON_ParseWithLength(json, len);
+	if (!j)
+		return 0;
+	if (format) {
+		agent_print_format(j, format);
+	} else {
+		long long ns = (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "timeNano"));
+		char t[64];
+		fmt_time(ns, t, sizeof(t));
+		const cJSON *actor = cJSON_GetObjectItem(j, "Actor");
+		printf("%s %s %s %s (", t, jstr(j, "Type"), jstr(j, "Action"), jstr(actor, "ID"));
+		const cJSON *a;
+		bool first = true;
+		cJSON_ArrayForEach(a, cJSON_GetObjectItem(actor, "Attributes"))
+		{
+			printf("%s%s=%s", first ? "" : ", ", a->string,
+			       cJSON_IsString(a) ? a->valuestring : "");
+			first = false;
+		}
+		printf(")\n");
+	}
+	cJSON_Delete(j);
+	return fflush(stdout) ? -EPIPE : 0;
+}
+
+int agent_cmd_events(const struct agent_opts *o, int argc, char **argv)
+{
+	const char *since = NULL, *until = NULL, *format = NULL;
+	struct agent_strlist filters = { 0 };
+	const struct agent_flag flags[] = {
+		{ "since", 0, FLAG_STR, &since },
+		{ "until", 0, FLAG_STR, &until },
+		{ "filter", 'f', FLAG_LIST, &filters },
+		{ "format", 0, FLAG_STR, &format },
+	};
+	int n = agent_flags(
+		argc, argv, flags, 4,
+		"Usage: berth events [OPTIONS]\n\n"
+		"Show events (create, start, die, destroy, pull, ...) as they happen.\n\n"
+		"Options:\n"
+		"  -f, --filter filter   type=, event=, container=, image=\n"
+		"      --format string   Go-template subset: {{.Action}} {{.Actor.ID}}\n"
+		"      --since string    Show events since a time or duration back (10m)\n"
+		"      --until string    Stop at a time or duration back\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n > 0)
+		return agent_usage("events: takes no arguments");
+	struct agent_events_filter f = { 0 };
+	struct timespec ts;
+	if (since) {
+		if (parse_when(since, &ts))
+			return agent_usage("events: --since %s: not a time or duration", since);
+		f.since = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	}
+	if (until) {
+		if (parse_when(until, &ts))
+			return agent_usage("events: --until %s: not a time or duration", until);
+		f.until = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	}
+	static char kv[16][256];
+	for (int i = 0; i < filters.n && i < 16; i++) {
+		snprintf(kv[i], sizeof(kv[i]), "%s", filters.v[i]);
+		char *eq = strchr(kv[i], '=');
+		if (!eq)
+			return agent_usage("events: --filter %s: KEY=VALUE", filters.v[i]);
+		*eq = '\0';
+		f.key[f.n] = kv[i];
+		f.val[f.n++] = eq + 1;
+	}
+	char root[PATH_MAX];
+	if (root_of(o, root, sizeof(root)))
+		return AGENT_EXIT_FAIL;
+	agent_events_read(root, &f, !until, events_print, (void *)format);
+	return AGENT_EXIT_OK;
 }

@@ -96,6 +96,67 @@ static void env_put(char **env, int *n, int max, const char *kv)
 		env[(*n)++] = (char *)kv;
 }
 
+int agent_pty(int *master, int *slave, struct berr *err)
+{
+	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char *name =
+		*master >= 0 && !grantpt(*master) && !unlockpt(*master) ? ptsname(*master) : NULL;
+	*slave = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+	if (*slave < 0) {
+		int e = errno;
+		if (*master >= 0)
+			close(*master);
+		*master = -1;
+		return berr_set(err, e, "allocate a pty");
+	}
+	return 0;
+}
+
+int agent_exec_run(struct agent_ctr *c, const struct agent_exec_opts *o, const int stdio[3],
+		   pid_t *pid, int *code, struct berr *err)
+{
+	*code = RT_EXIT_FAIL;
+	agent_ctr_refresh(c);
+	if (!agent_ctr_running(c) || c->paused)
+		return berr_setmsg(err, EINVAL, "container %s is %s", c->name,
+				   c->paused ? "paused, unpause it first" : "not running");
+	const cJSON *cc = cJSON_GetObjectItem(c->cfg, "Config");
+	const cJSON *hc = cJSON_GetObjectItem(c->cfg, "HostConfig");
+	char *env[512];
+	int ne = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(cc, "Env")) if (cJSON_IsString(it) && ne < 510)
+		env[ne++] = it->valuestring;
+	if (o->tty)
+		env_put(env, &ne, 510, "TERM=xterm");
+	for (int i = 0; i < o->nenv; i++)
+		env_put(env, &ne, 510, o->env[i]);
+	env[ne] = NULL;
+	const char *wd = cJSON_GetStringValue(cJSON_GetObjectItem(cc, "WorkingDir"));
+	const char *user = cJSON_GetStringValue(cJSON_GetObjectItem(cc, "User"));
+	struct rt_exec x = {
+		.target = c->st.pid,
+		.argv = o->argv,
+		.env = env,
+		.cwd = o->workdir && *o->workdir ? o->workdir : wd,
+		.user = o->user && *o->user ? o->user : user,
+		.caps = (uint64_t)strtoull(
+			cJSON_GetStringValue(cJSON_GetObjectItem(hc, "CapMask")) ?: "0", NULL, 16),
+		.privileged = o->privileged || cJSON_IsTrue(cJSON_GetObjectItem(hc, "Privileged")),
+		.stdio = { stdio[0], stdio[1], stdio[2] },
+		.tty = o->tty,
+	};
+	struct rt_cg_host h;
+	struct rt_cgroup g;
+	char cgname[128];
+	struct berr e2 = { 0 };
+	agent_ctr_cgroup(c, cgname, sizeof(cgname));
+	bool have_cg = !rt_cgroup_detect(&h, "/proc/self/mountinfo", &e2);
+	if (have_cg)
+		rt_cgroup_init(&g, &h, cgname);
+	return rt_exec_spawn(&x, have_cg ? &g : NULL, pid, code, err);
+}
+
 int agent_cmd_exec(const struct agent_opts *o, int argc, char **argv)
 {
 	bool interactive = false, tty = false, detach = false, privileged = false;
@@ -139,68 +200,33 @@ int agent_cmd_exec(const struct agent_opts *o, int argc, char **argv)
 		agent_fail("exec: %s", err.msg);
 		return RT_EXIT_FAIL;
 	}
-	if (!agent_ctr_running(&c) || c.paused) {
-		agent_fail("exec: container %s is %s", argv[1],
-			   c.paused ? "paused, unpause it first" : "not running");
-		agent_ctr_free(&c);
-		return RT_EXIT_FAIL;
-	}
-	const cJSON *cc = cJSON_GetObjectItem(c.cfg, "Config");
-	const cJSON *hc = cJSON_GetObjectItem(c.cfg, "HostConfig");
-	char *env[512];
-	int ne = 0;
-	const cJSON *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(cc, "Env")) if (cJSON_IsString(it) && ne < 510)
-		env[ne++] = it->valuestring;
-	if (tty)
-		env_put(env, &ne, 510, "TERM=xterm");
-	for (int i = 0; i < envs.n; i++)
-		env_put(env, &ne, 510, envs.v[i]);
-	env[ne] = NULL;
-
-	struct rt_exec x = {
-		.target = c.st.pid,
-		.argv = argv + 2,
-		.env = env,
-		.cwd = workdir ? workdir
-			       : cJSON_GetStringValue(cJSON_GetObjectItem(cc, "WorkingDir")),
-		.user = user ? user : cJSON_GetStringValue(cJSON_GetObjectItem(cc, "User")),
-		.caps = (uint64_t)strtoull(
-			cJSON_GetStringValue(cJSON_GetObjectItem(hc, "CapMask")) ?: "0", NULL, 16),
-		.privileged = privileged || cJSON_IsTrue(cJSON_GetObjectItem(hc, "Privileged")),
-		.stdio = { 0, 1, 2 },
-		.tty = tty,
-	};
 	int master = -1, slave = -1, nul = -1;
+	int stdio[3] = { 0, 1, 2 };
 	if (tty) {
-		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		char *name = master >= 0 && !grantpt(master) && !unlockpt(master) ? ptsname(master)
-										  : NULL;
-		slave = name ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
-		if (slave < 0) {
-			agent_fail("exec: allocate a pty: %s", strerror(errno));
+		if (agent_pty(&master, &slave, &err)) {
+			agent_fail("exec: %s", err.msg);
 			agent_ctr_free(&c);
 			return RT_EXIT_FAIL;
 		}
-		x.stdio[0] = x.stdio[1] = x.stdio[2] = slave;
+		stdio[0] = stdio[1] = stdio[2] = slave;
 	}
 	if (detach || (!interactive && !tty)) {
 		nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-		x.stdio[0] = nul;
+		stdio[0] = nul;
 		if (detach)
-			x.stdio[1] = x.stdio[2] = nul;
+			stdio[1] = stdio[2] = nul;
 	}
-	struct rt_cg_host h;
-	struct rt_cgroup g;
-	char cgname[128];
-	agent_ctr_cgroup(&c, cgname, sizeof(cgname));
-	bool have_cg = !rt_cgroup_detect(&h, "/proc/self/mountinfo", &err);
-	if (have_cg)
-		rt_cgroup_init(&g, &h, cgname);
+	struct agent_exec_opts eo = { .argv = argv + 2,
+				      .env = envs.v,
+				      .nenv = envs.n,
+				      .user = user,
+				      .workdir = workdir,
+				      .privileged = privileged,
+				      .tty = tty };
 	pid_t pid;
 	int code;
 	fflush(stdout);
-	rc = rt_exec_spawn(&x, have_cg ? &g : NULL, &pid, &code, &err);
+	rc = agent_exec_run(&c, &eo, stdio, &pid, &code, &err);
 	if (slave >= 0)
 		close(slave);
 	if (nul >= 0)

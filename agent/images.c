@@ -14,6 +14,7 @@
 #include "agent/flags.h"
 #include "agent/pull.h"
 #include "agent/container.h"
+#include "agent/events.h"
 #include "board/cleanup.h"
 #include "board/fs.h"
 #include "net/ref.h"
@@ -387,7 +388,21 @@ int agent_cmd_tag(const struct agent_opts *o, int argc, char **argv)
 	return rc < 0 ? agent_fail("tag %s: %s", argv[1], err.msg) : AGENT_EXIT_OK;
 }
 
-static int remove_one(struct store *st, const char *arg, bool force)
+/* "Untagged: repo:tag" / "Deleted: id" to stdout, or into the API's list. */
+static void report_rm(cJSON *res, const char *what, const char *a, const char *b)
+{
+	char v[700];
+	snprintf(v, sizeof(v), "%s%s%s", a, b ? ":" : "", b ? b : "");
+	if (!res) {
+		printf("%s: %s\n", what, v);
+		return;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, what, v);
+	cJSON_AddItemToArray(res, o);
+}
+
+static int remove_one(struct store *st, const char *arg, bool force, cJSON *res, struct berr *out)
 {
 	struct listing l;
 	struct berr err = { 0 };
@@ -411,7 +426,7 @@ static int remove_one(struct store *st, const char *arg, bool force)
 		if (rc == 0) {
 			char repo[600], tag[REF_TAG_MAX];
 			split_tag(tagname, repo, sizeof(repo), tag, sizeof(tag));
-			printf("Untagged: %s:%s\n", repo, tag);
+			report_rm(res, "Untagged", repo, tag);
 		}
 	} else if (rc == 0) {
 		for (int t = 0; t < l.ntags; t++) {
@@ -420,18 +435,25 @@ static int remove_one(struct store *st, const char *arg, bool force)
 				continue;
 			char repo[600], tag[REF_TAG_MAX];
 			split_tag(l.tags[t].name, repo, sizeof(repo), tag, sizeof(tag));
-			printf("Untagged: %s:%s\n", repo, tag);
+			report_rm(res, "Untagged", repo, tag);
 		}
 	}
 	bool last = rc == 0 && (!tagname[0] || tags_of(&l, id) == 1) && !in_use;
 	if (last) {
 		rc = store_image_delete(st, id, &err);
-		if (rc == 0)
-			printf("Deleted: %s\n", id);
+		if (rc == 0) {
+			report_rm(res, "Deleted", id, NULL);
+			cJSON *a = cJSON_CreateObject();
+			cJSON_AddStringToObject(a, "name", arg);
+			agent_event(st->root, "image", "delete", id, a);
+			cJSON_Delete(a);
+		}
 	}
 	listing_free(&l);
-	if (rc < 0)
+	if (rc < 0 && !res)
 		agent_fail("rmi %s: %s", arg, err.msg);
+	if (rc < 0 && out)
+		*out = err;
 	return rc;
 }
 
@@ -462,7 +484,7 @@ int agent_cmd_rmi(const struct agent_opts *o, int argc, char **argv)
 		return agent_fail("rmi: %s", err.msg);
 	int failed = 0;
 	for (int i = 1; i <= n; i++)
-		failed |= remove_one(&st, argv[i], force) < 0;
+		failed |= remove_one(&st, argv[i], force, NULL, NULL) < 0;
 	store_close(&st);
 	return failed ? AGENT_EXIT_FAIL : AGENT_EXIT_OK;
 }
@@ -808,4 +830,104 @@ int agent_cmd_image(const struct agent_opts *o, int argc, char **argv)
 int agent_cmd_inspect(const struct agent_opts *o, int argc, char **argv)
 {
 	return inspect_any(o, argc, argv, true);
+}
+
+/* --- for the API --- */
+
+cJSON *agent_images_json(const char *root, bool all)
+{
+	struct store st;
+	struct listing l;
+	struct berr err = { 0 };
+	cJSON *arr = cJSON_CreateArray();
+	if (store_open(&st, root, STORE_READ, &err))
+		return arr;
+	if (listing_load(&st, &l, &err)) {
+		store_close(&st);
+		return arr;
+	}
+	for (int i = 0; i < l.nimg; i++) {
+		const struct store_image *img = &l.img[i];
+		if (!all && !tags_of(&l, img->id) && 0)
+			continue;
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "Id", img->id);
+		cJSON_AddStringToObject(j, "ParentId", "");
+		cJSON *tags = cJSON_AddArrayToObject(j, "RepoTags");
+		for (int t = 0; t < l.ntags; t++) {
+			if (strcmp(l.tags[t].id, img->id))
+				continue;
+			char repo[600], tag[REF_TAG_MAX], name[700];
+			split_tag(l.tags[t].name, repo, sizeof(repo), tag, sizeof(tag));
+			snprintf(name, sizeof(name), "%s:%s", repo, tag);
+			cJSON_AddItemToArray(tags, cJSON_CreateString(name));
+		}
+		cJSON *rd = cJSON_AddArrayToObject(j, "RepoDigests");
+		for (int k = 0; k < img->nrepo_digests; k++)
+			cJSON_AddItemToArray(rd, cJSON_CreateString(img->repo_digests[k]));
+		cJSON_AddNumberToObject(j, "Created", (double)img->created);
+		cJSON_AddNumberToObject(j, "Size", (double)img->size);
+		cJSON_AddNumberToObject(j, "SharedSize", -1);
+		cJSON_AddNumberToObject(j, "VirtualSize", (double)img->size);
+		cJSON_AddObjectToObject(j, "Labels");
+		cJSON_AddNumberToObject(j, "Containers", -1);
+		cJSON_AddItemToArray(arr, j);
+	}
+	listing_free(&l);
+	store_close(&st);
+	return arr;
+}
+
+cJSON *agent_image_json(const char *root, const char *name)
+{
+	struct store st;
+	struct listing l;
+	struct berr err = { 0 };
+	if (store_open(&st, root, STORE_READ, &err))
+		return NULL;
+	cJSON *j = NULL;
+	char id[DIGEST_STR_MAX];
+	if (!listing_load(&st, &l, &err)) {
+		if (!resolve(&st, &l, name, id, NULL, 0, &err))
+			for (int m = 0; m < l.nimg; m++)
+				if (!strcmp(l.img[m].id, id))
+					j = inspect_json(&st, &l, &l.img[m]);
+		listing_free(&l);
+	}
+	store_close(&st);
+	return j;
+}
+
+int agent_image_tag(const char *root, const char *src, const char *target, struct berr *err)
+{
+	struct net_ref t;
+	if (net_ref_parse(target, &t, err) < 0)
+		return -EINVAL;
+	if (t.digest[0])
+		return berr_setmsg(err, EINVAL, "target '%s' must not contain a digest", target);
+	struct store st;
+	int rc = store_open(&st, root, STORE_WRITE, err);
+	if (rc < 0)
+		return rc;
+	struct listing l;
+	char id[DIGEST_STR_MAX], repo[REF_HOST_MAX + REF_PATH_MAX], name[600];
+	rc = listing_load(&st, &l, err);
+	rc = rc ?: resolve(&st, &l, src, id, NULL, 0, err);
+	net_ref_repo(&t, false, repo, sizeof(repo));
+	snprintf(name, sizeof(name), "%s:%s", repo, t.tag);
+	rc = rc ?: store_tag_set(&st, name, id, err);
+	listing_free(&l);
+	store_close(&st);
+	return rc;
+}
+
+int agent_image_remove(const char *root, const char *name, bool force, cJSON *res, struct berr *err)
+{
+	struct store st;
+	int rc = store_open(&st, root, STORE_WRITE, err);
+	if (rc < 0)
+		return rc;
+	rc = remove_one(&st, name, force, res, err);
+	store_close(&st);
+	return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "agent.h"
+#include "board/title.h"
 
 struct agent_cmd {
 	const char *name;
@@ -19,6 +20,7 @@ static const struct agent_cmd commands[] = {
 	{ "create", agent_cmd_create, "Create a new container" },
 	{ "daemon", CONFIG_DAEMON ? agent_cmd_daemon : NULL,
 	  "Run the daemon (also started as berthd)" },
+	{ "events", agent_cmd_events, "Show events as they happen" },
 	{ "exec", agent_cmd_exec, "Run a command in a running container" },
 	{ "export", agent_cmd_export, "Write a container's filesystem as a tar archive" },
 	{ "image", agent_cmd_image, "Manage images (inspect, ls, prune, pull, rm, tag)" },
@@ -79,6 +81,7 @@ static const struct agent_cmd *find_cmd(const char *name)
 
 int main(int argc, char **argv)
 {
+	board_title_init(argc, argv);
 	struct agent_opts o = { .root = AGENT_DEFAULT_ROOT };
 	const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	self = self ? self + 1 : (argc > 0 ? argv[0] : "berth");

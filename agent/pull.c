@@ -1,7 +1,9 @@
 /* berth pull: resolve the manifest, fetch the config, download and unpack
  * the layers in workers, then record and tag the image (see pull.h). */
 #include "pull.h"
+#include "agent/events.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -229,12 +231,37 @@ static void short_id(const char *digest, char out[13])
 
 /* On a terminal every layer has a line, rewritten in place; otherwise a
  * line is printed per event. */
+/* One line of the Docker API's pull progress stream. */
+static void json_status(FILE *f, const char *status, const char *id, long long cur, long long total)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, "status", status);
+	if (cur >= 0) {
+		cJSON *d = cJSON_AddObjectToObject(j, "progressDetail");
+		cJSON_AddNumberToObject(d, "current", (double)cur);
+		if (total > 0)
+			cJSON_AddNumberToObject(d, "total", (double)total);
+	}
+	if (id)
+		cJSON_AddStringToObject(j, "id", id);
+	char *s = cJSON_PrintUnformatted(j);
+	if (s)
+		fprintf(f, "%s\r\n", s);
+	free(s);
+	cJSON_Delete(j);
+	fflush(f);
+}
+
 static void show_line(struct pull *p, int i, const struct layer_view *v, const char *msg)
 {
 	if (p->po->quiet)
 		return;
 	char id[13];
 	short_id(p->man->layers[i].digest, id);
+	if (p->po->json) {
+		json_status(p->po->out, msg, id, -1, -1);
+		return;
+	}
 	if (p->tty && p->drawn) {
 		int up = p->man->nlayers - i;
 		fprintf(p->po->out, "\033[%dA\r\033[2K%s: %s\033[%dB\r", up, id, msg, up);
@@ -246,6 +273,12 @@ static void show_line(struct pull *p, int i, const struct layer_view *v, const c
 
 static void show_progress(struct pull *p, int i, struct layer_view *v)
 {
+	if (p->po->json && !p->po->quiet) {
+		char id[13];
+		short_id(p->man->layers[i].digest, id);
+		json_status(p->po->out, "Downloading", id, v->have, p->man->layers[i].size);
+		return;
+	}
 	if (!p->tty)
 		return;
 	long long t = now_ms();
@@ -607,7 +640,7 @@ int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIG
 	if (!p || !buf || !reg || !man || !conf)
 		return berr_set(err, ENOMEM, "pull %s", refstr);
 	p->po = po;
-	p->tty = !po->quiet && isatty(fileno(po->out));
+	p->tty = !po->quiet && !po->json && isatty(fileno(po->out));
 	p->reg = reg;
 	p->man = man;
 	p->conf = conf;
@@ -626,10 +659,15 @@ int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIG
 	char familiar[REF_STR_MAX];
 	net_ref_format(&p->ref, true, familiar, sizeof(familiar));
 	if (!po->quiet) {
-		char repo[REF_HOST_MAX + REF_PATH_MAX];
+		char repo[REF_HOST_MAX + REF_PATH_MAX], line[REF_HOST_MAX + REF_PATH_MAX + 32];
 		net_ref_repo(&p->ref, true, repo, sizeof(repo));
-		fprintf(po->out, "%s: Pulling from %s\n",
-			p->ref.tag[0] ? p->ref.tag : p->ref.digest, repo);
+		snprintf(line, sizeof(line), "Pulling from %s", repo);
+		if (po->json)
+			json_status(po->out, line, p->ref.tag[0] ? p->ref.tag : p->ref.digest, -1,
+				    -1);
+		else
+			fprintf(po->out, "%s: %s\n", p->ref.tag[0] ? p->ref.tag : p->ref.digest,
+				line);
 	}
 	rc = fetch_manifest(p, buf, err);
 	rc = rc ?: fetch_config(p, buf, err);
@@ -639,16 +677,33 @@ int agent_pull(const struct agent_pull_opts *po, const char *refstr, char id[DIG
 	bool fresh = false;
 	rc = rc ?: record_image(p, id, &fresh, err);
 	if (rc == 0 && !po->quiet) {
-		fprintf(po->out, "Digest: %s\n", p->top_digest);
-		fprintf(po->out, "Status: %s for %s\n",
-			fresh ? "Downloaded newer image" : "Image is up to date", familiar);
+		char line[REF_STR_MAX + 64];
+		snprintf(line, sizeof(line), "Digest: %s", p->top_digest);
+		if (po->json)
+			json_status(po->out, line, NULL, -1, -1);
+		else
+			fprintf(po->out, "%s\n", line);
+		snprintf(line, sizeof(line), "Status: %s for %s",
+			 fresh ? "Downloaded newer image" : "Image is up to date", familiar);
+		if (po->json)
+			json_status(po->out, line, NULL, -1, -1);
+		else
+			fprintf(po->out, "%s\n", line);
 	}
-	if (rc == 0) {
+	if (rc == 0 && !po->json) {
 		char full[REF_STR_MAX];
 		net_ref_format(&p->ref, false, full, sizeof(full));
 		fprintf(po->out, "%s\n", full);
 	}
 	net_registry_close(p->reg);
 	store_close(&p->st);
+	if (rc == 0) {
+		char full[REF_STR_MAX];
+		net_ref_format(&p->ref, false, full, sizeof(full));
+		cJSON *a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "name", full);
+		agent_event(po->root, "image", "pull", full, a);
+		cJSON_Delete(a);
+	}
 	return rc < 0 ? berr_prefix(err, "pull %s", refstr) : 0;
 }

@@ -16,6 +16,7 @@ struct agent_pull_opts {
 	const struct agent_config *cfg;
 	struct store_platform platform; /* wanted platform */
 	bool quiet;                     /* no per-layer lines */
+	bool json;                      /* progress as the Docker API's JSON lines */
 	FILE *out;                      /* progress and result lines */
 };
 

@@ -15,6 +15,7 @@
 #include "agent/container.h"
 #include "agent/flags.h"
 #include "agent/network.h"
+#include "agent/run.h"
 #include "agent/pull.h"
 #include "agent/settings.h"
 #include "board/cleanup.h"
@@ -24,16 +25,6 @@
 #include "store/store.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-struct run_flags {
-	bool detach, interactive, tty, rm, read_only, privileged, init, publish_all;
-	const char *name, *entrypoint, *workdir, *user, *hostname, *memory, *memory_swap, *cpus,
-		*restart, *network, *pull, *platform, *stop_signal;
-	int cpu_shares, pids_limit, stop_timeout;
-	bool pids_set;
-	struct agent_strlist env, env_file, volumes, volumes_from, tmpfs, cap_add, cap_drop,
-		log_opt, publish, labels, attach, expose, links;
-};
 
 static const char run_usage[] =
 	"Usage: berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
@@ -47,11 +38,18 @@ static const char run_usage[] =
 	"      --entrypoint string  Overwrite the image's ENTRYPOINT\n"
 	"  -e, --env list           Set environment variables\n"
 	"      --env-file list      Read environment variables from a file\n"
+	"      --health-cmd string  Command to check health (CMD-SHELL)\n"
+	"      --health-interval d  Time between checks (30s)\n"
+	"      --health-retries int Failures in a row to be unhealthy (3)\n"
+	"      --health-start-period d  Failures do not count for this long\n"
+	"      --health-timeout d   Longest a check may run (30s)\n"
 	"  -h, --hostname string    Container host name\n"
 	"      --init               Run a tiny init as pid 1 that reaps processes\n"
 	"  -i, --interactive        Keep STDIN open\n"
 	"      --log-opt list       max-size=SIZE, max-file=N\n"
+	"  -l, --label list         Set metadata (KEY=VALUE)\n"
 	"  -m, --memory bytes       Memory limit\n"
+	"      --no-healthcheck     Disable the image's HEALTHCHECK\n"
 	"      --memory-swap bytes  Memory plus swap limit; -1 for unlimited swap\n"
 	"      --name string        Name the container\n"
 	"      --link list          Add a link to another container (NAME[:ALIAS])\n"
@@ -145,11 +143,11 @@ static void env_set(cJSON *env, const char *kv)
 	cJSON_AddItemToArray(env, cJSON_CreateString(kv));
 }
 
-static int env_file(cJSON *env, const char *path)
+static int env_file(cJSON *env, const char *path, struct berr *err)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
 	if (!f)
-		return agent_fail("--env-file %s: %s", path, strerror(errno));
+		return berr_set(err, errno, "--env-file %s", path);
 	char line[8192];
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\r\n")] = '\0';
@@ -214,7 +212,7 @@ static bool abs_clean(const char *p)
 }
 
 /* -v SRC:DST[:ro|rw], NAME:DST[:opts], DST. */
-static int add_volume(const char *root, cJSON *mounts, const char *spec)
+static int add_volume(const char *root, cJSON *mounts, const char *spec, struct berr *err)
 {
 	char buf[PATH_MAX * 2];
 	snprintf(buf, sizeof(buf), "%s", spec);
@@ -230,18 +228,19 @@ static int add_volume(const char *root, cJSON *mounts, const char *spec)
 		if (!strcmp(part[2], "ro"))
 			rw = false;
 		else if (strcmp(part[2], "rw") && strcmp(part[2], "z") && strcmp(part[2], "Z"))
-			return agent_usage("run: -v %s: unknown mode '%s' (ro or rw)", spec,
+			return berr_setmsg(err, EINVAL, "-v %s: unknown mode '%s' (ro or rw)", spec,
 					   part[2]);
 	}
-	struct berr err = { 0 };
+	struct berr e2 = { 0 };
 	if (n == 1) {
 		if (!abs_clean(part[0]))
-			return agent_usage("run: -v %s: the path in the container must be absolute",
+			return berr_setmsg(err, EINVAL,
+					   "-v %s: the path in the container must be absolute",
 					   spec);
 		char name[65];
 		anon_name(name);
-		if (agent_volume_create(root, name, true, &err))
-			return agent_fail("volume %s: %s", spec, err.msg);
+		if (agent_volume_create(root, name, true, &e2))
+			return berr_setmsg(err, EINVAL, "volume %s: %s", spec, e2.msg);
 		cJSON *m = mount_obj("volume", name, NULL, part[0], true);
 		cJSON_AddBoolToObject(m, "Anonymous", true);
 		cJSON_AddItemToArray(mounts, m);
@@ -249,31 +248,32 @@ static int add_volume(const char *root, cJSON *mounts, const char *spec)
 	}
 	const char *src = part[0], *dst = part[1];
 	if (!abs_clean(dst))
-		return agent_usage("run: -v %s: the path in the container must be absolute", spec);
+		return berr_setmsg(err, EINVAL, "-v %s: the path in the container must be absolute",
+				   spec);
 	if (has_mount_at(mounts, dst))
-		return agent_usage("run: -v %s: duplicate mount point %s", spec, dst);
+		return berr_setmsg(err, EINVAL, "-v %s: duplicate mount point %s", spec, dst);
 	if (src[0] == '/') {
 		struct stat st;
 		if (stat(src, &st))
-			return agent_fail("volume %s: host path %s: %s", spec, src,
-					  strerror(errno));
+			return berr_setmsg(err, EINVAL, "volume %s: host path %s: %s", spec, src,
+					   strerror(errno));
 		char real[PATH_MAX];
 		if (!realpath(src, real))
-			return agent_fail("volume %s: %s", spec, strerror(errno));
+			return berr_setmsg(err, EINVAL, "volume %s: %s", spec, strerror(errno));
 		cJSON_AddItemToArray(mounts, mount_obj("bind", NULL, real, dst, rw));
 		return 0;
 	}
 	if (!agent_volume_name_ok(src))
-		return agent_usage(
-			"run: -v %s: '%s' is neither an absolute host path nor a volume name", spec,
-			src);
-	if (agent_volume_create(root, src, false, &err))
-		return agent_fail("volume %s: %s", spec, err.msg);
+		return berr_setmsg(err, EINVAL,
+				   "-v %s: '%s' is neither an absolute host path nor a volume name",
+				   spec, src);
+	if (agent_volume_create(root, src, false, &e2))
+		return berr_setmsg(err, EINVAL, "volume %s: %s", spec, e2.msg);
 	cJSON_AddItemToArray(mounts, mount_obj("volume", src, NULL, dst, rw));
 	return 0;
 }
 
-static int volumes_from(const char *root, cJSON *mounts, const char *spec)
+static int volumes_from(const char *root, cJSON *mounts, const char *spec, struct berr *err)
 {
 	char name[AGENT_NAME_MAX + 8];
 	snprintf(name, sizeof(name), "%s", spec);
@@ -286,12 +286,13 @@ static int volumes_from(const char *root, cJSON *mounts, const char *spec)
 		else if (!strcmp(mode, "rw"))
 			force_rw = 1;
 		else
-			return agent_usage("run: --volumes-from %s: unknown mode '%s'", spec, mode);
+			return berr_setmsg(err, EINVAL, "--volumes-from %s: unknown mode '%s'",
+					   spec, mode);
 	}
 	struct agent_ctr o;
-	struct berr err = { 0 };
-	if (agent_ctr_find(root, name, &o, &err))
-		return agent_fail("--volumes-from %s: %s", spec, err.msg);
+	struct berr e2 = { 0 };
+	if (agent_ctr_find(root, name, &o, &e2))
+		return berr_setmsg(err, EINVAL, "--volumes-from %s: %s", spec, e2.msg);
 	cJSON *m;
 	cJSON_ArrayForEach(m, cJSON_GetObjectItem(o.cfg, "Mounts"))
 	{
@@ -311,23 +312,101 @@ static int volumes_from(const char *root, cJSON *mounts, const char *spec)
 	return 0;
 }
 
-static int caps_mask(const struct run_flags *f, uint64_t *mask)
+static int caps_mask(const struct run_flags *f, uint64_t *mask, struct berr *err)
 {
 	uint64_t m = rt_caps_default();
-	struct berr err = { 0 };
+	struct berr e2 = { 0 };
 	for (int i = 0; i < f->cap_drop.n; i++) {
-		uint64_t c = rt_caps_parse(f->cap_drop.v[i], &err);
+		uint64_t c = rt_caps_parse(f->cap_drop.v[i], &e2);
 		if (!c)
-			return agent_usage("run: --cap-drop: %s", err.msg);
+			return berr_setmsg(err, EINVAL, "--cap-drop: %s", e2.msg);
 		m &= ~c;
 	}
 	for (int i = 0; i < f->cap_add.n; i++) {
-		uint64_t c = rt_caps_parse(f->cap_add.v[i], &err);
+		uint64_t c = rt_caps_parse(f->cap_add.v[i], &e2);
 		if (!c)
-			return agent_usage("run: --cap-add: %s", err.msg);
+			return berr_setmsg(err, EINVAL, "--cap-add: %s", e2.msg);
 		m |= c;
 	}
 	*mask = m;
+	return 0;
+}
+
+/* Durations as docker takes them: "30s", "1m30s", "500ms", "2h". */
+static int parse_duration(const char *s, double *ns)
+{
+	double total = 0;
+	const char *p = s;
+	if (!*p)
+		return -1;
+	while (*p) {
+		char *e;
+		double v = strtod(p, &e);
+		if (e == p || v < 0)
+			return -1;
+		if (!strncmp(e, "ms", 2))
+			total += v * 1e6, e += 2;
+		else if (!strncmp(e, "us", 2))
+			total += v * 1e3, e += 2;
+		else if (!strncmp(e, "ns", 2))
+			total += v, e += 2;
+		else if (*e == 's')
+			total += v * 1e9, e++;
+		else if (*e == 'm')
+			total += v * 60e9, e++;
+		else if (*e == 'h')
+			total += v * 3600e9, e++;
+		else
+			return -1;
+		p = e;
+	}
+	*ns = total;
+	return 0;
+}
+
+/* --health-* flags over the image's HEALTHCHECK. */
+static int health_flags(const struct run_flags *f, cJSON **hc, struct berr *err)
+{
+	if (f->no_healthcheck) {
+		cJSON_Delete(*hc);
+		*hc = cJSON_CreateObject();
+		cJSON *t = cJSON_AddArrayToObject(*hc, "Test");
+		cJSON_AddItemToArray(t, cJSON_CreateString("NONE"));
+		return 0;
+	}
+	if (!f->health_cmd && !f->health_interval && !f->health_timeout &&
+	    !f->health_start_period && !f->health_retries)
+		return 0;
+	if (!*hc)
+		*hc = cJSON_CreateObject();
+	if (f->health_cmd) {
+		cJSON_DeleteItemFromObject(*hc, "Test");
+		cJSON *t = cJSON_AddArrayToObject(*hc, "Test");
+		cJSON_AddItemToArray(t, cJSON_CreateString("CMD-SHELL"));
+		cJSON_AddItemToArray(t, cJSON_CreateString(f->health_cmd));
+	}
+	const char *names[] = { "Interval", "Timeout", "StartPeriod" };
+	const char *vals[] = { f->health_interval, f->health_timeout, f->health_start_period };
+	for (int i = 0; i < 3; i++) {
+		double ns;
+		if (!vals[i])
+			continue;
+		if (parse_duration(vals[i], &ns) || (i < 2 && ns < 1e6))
+			return berr_setmsg(err, EINVAL, "--health-%s %s: not a duration like 30s",
+					   i == 0   ? "interval"
+					   : i == 1 ? "timeout"
+						    : "start-period",
+					   vals[i]);
+		cJSON_DeleteItemFromObject(*hc, names[i]);
+		cJSON_AddNumberToObject(*hc, names[i], ns);
+	}
+	if (f->health_retries < 0)
+		return berr_setmsg(err, EINVAL, "--health-retries %d: must be positive",
+				   f->health_retries);
+	if (f->health_retries) {
+		cJSON_DeleteItemFromObject(*hc, "Retries");
+		cJSON_AddNumberToObject(*hc, "Retries", f->health_retries);
+	}
 	return 0;
 }
 
@@ -385,7 +464,7 @@ static cJSON *jarr_or_null(cJSON *o, const char *k)
 
 /* Builds config.json from the flags and the image. */
 static int build_config(const char *root, struct run_flags *f, const char *image, int argc,
-			char **argv, const char *id, cJSON *icfg, cJSON **out)
+			char **argv, const char *id, cJSON *icfg, cJSON **out, struct berr *err)
 {
 	cJSON *cfg = cJSON_CreateObject();
 	cJSON *cc = cJSON_AddObjectToObject(cfg, "Config");
@@ -419,7 +498,7 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 	if (f->tty)
 		env_set(env, "TERM=xterm");
 	for (int i = 0; !rc && i < f->env_file.n; i++)
-		rc = env_file(env, f->env_file.v[i]);
+		rc = env_file(env, f->env_file.v[i], err);
 	for (int i = 0; i < f->env.n; i++)
 		env_set(env, f->env.v[i]);
 	cJSON_AddStringToObject(cc, "Hostname", f->hostname ? f->hostname : "");
@@ -427,7 +506,9 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 
 	/* command: entrypoint + cmd, docker's rules */
 	cJSON *ep = NULL, *cmd = NULL;
-	if (f->entrypoint) {
+	if (f->entrypoint_v) {
+		ep = cJSON_Duplicate(f->entrypoint_v, true);
+	} else if (f->entrypoint) {
 		ep = cJSON_CreateArray();
 		if (*f->entrypoint)
 			cJSON_AddItemToArray(ep, cJSON_CreateString(f->entrypoint));
@@ -436,14 +517,15 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 	}
 	if (argc > 0)
 		cmd = strarray(argc, argv);
-	else if (!f->entrypoint)
+	else if (!f->entrypoint && !f->entrypoint_v)
 		cmd = cJSON_Duplicate(jarr_or_null(icfg, "Cmd"), true);
 	cJSON *full = cJSON_CreateArray();
 	cJSON_ArrayForEach(it, ep) cJSON_AddItemToArray(full, cJSON_Duplicate(it, false));
 	cJSON_ArrayForEach(it, cmd) cJSON_AddItemToArray(full, cJSON_Duplicate(it, false));
 	if (!rc && !cJSON_GetArraySize(full))
-		rc = agent_fail("run %s: no command specified (the image has no CMD or ENTRYPOINT)",
-				image);
+		rc = berr_setmsg(
+			err, EINVAL,
+			"run %s: no command specified (the image has no CMD or ENTRYPOINT)", image);
 	if (!rc) {
 		cJSON *first = cJSON_DetachItemFromArray(full, 0);
 		cJSON_AddItemToObject(cfg, "Path", first);
@@ -455,7 +537,8 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 	const char *wd = f->workdir ? f->workdir
 				    : cJSON_GetStringValue(cJSON_GetObjectItem(icfg, "WorkingDir"));
 	if (wd && *wd && wd[0] != '/' && !rc)
-		rc = agent_usage("run: the working directory '%s' is not an absolute path", wd);
+		rc = berr_setmsg(err, EINVAL, "the working directory '%s' is not an absolute path",
+				 wd);
 	cJSON_AddStringToObject(cc, "WorkingDir", wd ? wd : "");
 	const char *user =
 		f->user ? f->user : cJSON_GetStringValue(cJSON_GetObjectItem(icfg, "User"));
@@ -469,7 +552,7 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 				 ? f->stop_signal
 				 : cJSON_GetStringValue(cJSON_GetObjectItem(icfg, "StopSignal"));
 	if (ss && !agent_signal_parse(ss) && !rc)
-		rc = agent_usage("run: --stop-signal: unknown signal '%s'", ss);
+		rc = berr_setmsg(err, EINVAL, "--stop-signal: unknown signal '%s'", ss);
 	cJSON_AddStringToObject(cc, "StopSignal", ss ? ss : "SIGTERM");
 	if (f->stop_timeout >= 0)
 		cJSON_AddNumberToObject(cc, "StopTimeout", f->stop_timeout);
@@ -478,19 +561,30 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 		cJSON_Delete(labels);
 		labels = cJSON_CreateObject();
 	}
+	for (int i = 0; i < f->labels.n; i++) {
+		char k[256];
+		snprintf(k, sizeof(k), "%s", f->labels.v[i]);
+		char *eq = strchr(k, '=');
+		if (eq)
+			*eq = '\0';
+		cJSON_DeleteItemFromObject(labels, k);
+		cJSON_AddStringToObject(labels, k, eq ? f->labels.v[i] + (eq - k) + 1 : "");
+	}
 	cJSON_AddItemToObject(cc, "Labels", labels);
-	cJSON *hcheck = cJSON_GetObjectItem(icfg, "Healthcheck");
+	cJSON *hcheck = cJSON_Duplicate(cJSON_GetObjectItem(icfg, "Healthcheck"), true);
+	if (!rc)
+		rc = health_flags(f, &hcheck, err);
 	if (hcheck)
-		cJSON_AddItemToObject(cc, "Healthcheck", cJSON_Duplicate(hcheck, true));
+		cJSON_AddItemToObject(cc, "Healthcheck", hcheck);
 	cJSON *exposed = cJSON_GetObjectItem(icfg, "ExposedPorts");
 	if (exposed)
 		cJSON_AddItemToObject(cc, "ExposedPorts", cJSON_Duplicate(exposed, true));
 
 	/* mounts: -v, --volumes-from, --tmpfs, then the image's VOLUMEs not covered */
 	for (int i = 0; !rc && i < f->volumes.n; i++)
-		rc = add_volume(root, mounts, f->volumes.v[i]);
+		rc = add_volume(root, mounts, f->volumes.v[i], err);
 	for (int i = 0; !rc && i < f->volumes_from.n; i++)
-		rc = volumes_from(root, mounts, f->volumes_from.v[i]);
+		rc = volumes_from(root, mounts, f->volumes_from.v[i], err);
 	for (int i = 0; !rc && i < f->tmpfs.n; i++) {
 		char p[PATH_MAX];
 		snprintf(p, sizeof(p), "%s", f->tmpfs.v[i]);
@@ -498,12 +592,13 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 		if (opts)
 			*opts++ = '\0';
 		if (!abs_clean(p)) {
-			rc = agent_usage("run: --tmpfs %s: the path must be absolute",
+			rc = berr_setmsg(err, EINVAL, "--tmpfs %s: the path must be absolute",
 					 f->tmpfs.v[i]);
 			break;
 		}
 		if (has_mount_at(mounts, p)) {
-			rc = agent_usage("run: --tmpfs %s: duplicate mount point", f->tmpfs.v[i]);
+			rc = berr_setmsg(err, EINVAL, "--tmpfs %s: duplicate mount point",
+					 f->tmpfs.v[i]);
 			break;
 		}
 		cJSON *m = mount_obj("tmpfs", NULL, NULL, p, !(opts && strstr(opts, "ro")));
@@ -516,14 +611,14 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 	{
 		if (rc || !v->string || has_mount_at(mounts, v->string))
 			continue;
-		rc = add_volume(root, mounts, v->string);
+		rc = add_volume(root, mounts, v->string, err);
 	}
 	cJSON_AddItemToObject(cc, "Volumes", iv ? cJSON_Duplicate(iv, true) : cJSON_CreateNull());
 
 	/* host config */
 	uint64_t caps = 0;
 	if (!rc)
-		rc = caps_mask(f, &caps);
+		rc = caps_mask(f, &caps, err);
 	char hex[32];
 	snprintf(hex, sizeof(hex), "%llx", (unsigned long long)caps);
 	cJSON_AddStringToObject(hc, "CapMask", hex);
@@ -538,14 +633,15 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 		net = "bridge";
 	if (!rc && strcmp(net, "none") && strcmp(net, "host") && strcmp(net, "bridge") &&
 	    (strncmp(net, "container:", 10) || !net[10]))
-		rc = agent_usage("run: --network %s: bridge, none, host or container:NAME", net);
+		rc = berr_setmsg(err, EINVAL, "--network %s: bridge, none, host or container:NAME",
+				 net);
 	cJSON_AddStringToObject(hc, "NetworkMode", net);
 	cJSON *ports = cJSON_AddArrayToObject(hc, "Ports");
 	for (int i = 0; !rc && i < f->publish.n; i++) {
 		struct agent_port pt;
 		struct berr pe = { 0 };
 		if (agent_port_parse(f->publish.v[i], &pt, &pe))
-			rc = agent_usage("run: -p: %s", pe.msg);
+			rc = berr_setmsg(err, EINVAL, "-p: %s", pe.msg);
 		else
 			cJSON_AddItemToArray(ports, cJSON_CreateString(f->publish.v[i]));
 	}
@@ -555,15 +651,16 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 			fprintf(stderr,
 				"WARNING: Published ports are discarded when using host network mode\n");
 		else
-			rc = agent_usage("run: publishing ports needs --network bridge");
+			rc = berr_setmsg(err, EINVAL, "publishing ports needs --network bridge");
 	}
 	if (!rc && (f->publish.n || f->publish_all) && !CONFIG_NETWORK)
-		rc = agent_fail(
-			"run: publishing ports needs bridge networking, which this build leaves out (CONFIG_NETWORK)");
+		rc = berr_setmsg(
+			err, EINVAL,
+			"publishing ports needs bridge networking, which this build leaves out (CONFIG_NETWORK)");
 	cJSON *links = cJSON_AddArrayToObject(hc, "Links");
 	for (int i = 0; !rc && i < f->links.n; i++) {
 		if (strcmp(net, "bridge"))
-			rc = agent_usage("run: --link needs --network bridge");
+			rc = berr_setmsg(err, EINVAL, "--link needs --network bridge");
 		else
 			cJSON_AddItemToArray(links, cJSON_CreateString(f->links.v[i]));
 	}
@@ -572,7 +669,8 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 		struct berr pe = { 0 };
 		char key[32];
 		if (agent_port_parse(f->expose.v[i], &pt, &pe) || pt.host_port) {
-			rc = agent_usage("run: --expose %s: PORT[/tcp|/udp]", f->expose.v[i]);
+			rc = berr_setmsg(err, EINVAL, "--expose %s: PORT[/tcp|/udp]",
+					 f->expose.v[i]);
 			break;
 		}
 		cJSON *ex = cJSON_GetObjectItem(cc, "ExposedPorts");
@@ -585,17 +683,18 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 	}
 	int64_t mem = 0, swap = 0;
 	if (!rc && f->memory && (parse_bytes(f->memory, &mem) || mem < 6 * 1024 * 1024))
-		rc = agent_usage("run: --memory %s: needs a size of at least 6MB (like 64m)",
-				 f->memory);
+		rc = berr_setmsg(err, EINVAL,
+				 "--memory %s: needs a size of at least 6MB (like 64m)", f->memory);
 	if (!rc && f->memory_swap) {
 		if (!strcmp(f->memory_swap, "-1"))
 			swap = -1;
 		else if (parse_bytes(f->memory_swap, &swap))
-			rc = agent_usage("run: --memory-swap %s: not a size", f->memory_swap);
+			rc = berr_setmsg(err, EINVAL, "--memory-swap %s: not a size",
+					 f->memory_swap);
 		else if (!mem)
-			rc = agent_usage("run: --memory-swap needs --memory");
+			rc = berr_setmsg(err, EINVAL, "--memory-swap needs --memory");
 		else if (swap < mem)
-			rc = agent_usage("run: --memory-swap must be at least --memory");
+			rc = berr_setmsg(err, EINVAL, "--memory-swap must be at least --memory");
 	}
 	cJSON_AddNumberToObject(hc, "Memory", (double)mem);
 	cJSON_AddNumberToObject(hc, "MemorySwap", (double)swap);
@@ -604,22 +703,24 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 		char *end;
 		cpus = strtod(f->cpus, &end);
 		if (*end || end == f->cpus || cpus <= 0 || cpus > 1024)
-			rc = agent_usage("run: --cpus %s: needs a positive number", f->cpus);
+			rc = berr_setmsg(err, EINVAL, "--cpus %s: needs a positive number",
+					 f->cpus);
 	}
 	cJSON_AddNumberToObject(hc, "NanoCpus", cpus * 1e9);
 	if (!rc && f->cpu_shares && (f->cpu_shares < 2 || f->cpu_shares > 262144))
-		rc = agent_usage("run: --cpu-shares %d: out of range 2..262144", f->cpu_shares);
+		rc = berr_setmsg(err, EINVAL, "--cpu-shares %d: out of range 2..262144",
+				 f->cpu_shares);
 	cJSON_AddNumberToObject(hc, "CpuShares", f->cpu_shares);
 	if (!rc && f->pids_set && f->pids_limit == 0)
-		rc = agent_usage("run: --pids-limit 0: use -1 for unlimited");
+		rc = berr_setmsg(err, EINVAL, "--pids-limit 0: use -1 for unlimited");
 	cJSON_AddNumberToObject(hc, "PidsLimit", f->pids_set ? f->pids_limit : 0);
 	const char *rs = f->restart ? f->restart : "no";
 	if (!rc && strcmp(rs, "no") && strcmp(rs, "always") && strcmp(rs, "unless-stopped") &&
 	    strncmp(rs, "on-failure", 10))
-		rc = agent_usage("run: --restart %s: no, always, unless-stopped or on-failure[:N]",
-				 rs);
+		rc = berr_setmsg(err, EINVAL,
+				 "--restart %s: no, always, unless-stopped or on-failure[:N]", rs);
 	if (!rc && f->rm && strcmp(rs, "no"))
-		rc = agent_usage("run: --restart and --rm conflict");
+		rc = berr_setmsg(err, EINVAL, "--restart and --rm conflict");
 	cJSON *rp = cJSON_AddObjectToObject(hc, "RestartPolicy");
 	cJSON_AddStringToObject(rp, "Name", strncmp(rs, "on-failure", 10) ? rs : "on-failure");
 	cJSON_AddNumberToObject(rp, "MaximumRetryCount",
@@ -634,7 +735,8 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 		else if (!strncmp(lo, "max-file=", 9) && atoi(lo + 9) >= 1 && atoi(lo + 9) <= 100)
 			log_files = atoi(lo + 9);
 		else
-			rc = agent_usage(
+			rc = berr_setmsg(
+				err, EINVAL,
 				"run: --log-opt %s: max-size=SIZE (>= 4k) or max-file=1..100", lo);
 	}
 	cJSON_AddNumberToObject(hc, "LogMaxSize", (double)log_size);
@@ -700,6 +802,12 @@ static int parse_run(int argc, char **argv, struct run_flags *f, const char *usa
 		{ "attach", 'a', FLAG_LIST, &f->attach },
 		{ "expose", 0, FLAG_LIST, &f->expose },
 		{ "link", 0, FLAG_LIST, &f->links },
+		{ "health-cmd", 0, FLAG_STR, &f->health_cmd },
+		{ "health-interval", 0, FLAG_STR, &f->health_interval },
+		{ "health-timeout", 0, FLAG_STR, &f->health_timeout },
+		{ "health-start-period", 0, FLAG_STR, &f->health_start_period },
+		{ "health-retries", 0, FLAG_INT, &f->health_retries },
+		{ "no-healthcheck", 0, FLAG_BOOL, &f->no_healthcheck },
 	};
 	/* -h is --hostname here, as in docker run; --help still prints usage */
 	for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -716,6 +824,26 @@ static int parse_run(int argc, char **argv, struct run_flags *f, const char *usa
 			break;
 		}
 	return agent_flags_head(argc, argv, flags, (int)(sizeof(flags) / sizeof(flags[0])), usage);
+}
+
+int agent_run_config(const char *root, struct run_flags *f, const char *image, int argc,
+		     char **argv, cJSON **out, struct berr *err)
+{
+	struct store st;
+	char id[DIGEST_STR_MAX];
+	int rc = store_open(&st, root, STORE_READ, err);
+	if (rc)
+		return rc == -ENOENT ? berr_setmsg(err, ENOENT, "No such image: %s", image) : rc;
+	rc = agent_image_resolve(&st, image, id, err);
+	cJSON *icfg = rc ? NULL : image_config(&st, id, err);
+	store_close(&st);
+	if (rc)
+		return rc;
+	if (!icfg)
+		return -(err->code ? err->code : EIO);
+	rc = build_config(root, f, image, argc, argv, id, icfg, out, err);
+	cJSON_Delete(icfg);
+	return rc;
 }
 
 #define HELP_SHOWN 1000
@@ -745,11 +873,11 @@ static int do_create(const struct agent_opts *o, int argc, char **argv, struct r
 	const char *root = agent_data_root(o, cfg);
 	char id[DIGEST_STR_MAX];
 	cJSON *icfg = NULL, *ccfg = NULL;
-	int rc = find_image(cfg, root, argv[1], id, &icfg);
-	if (!rc)
-		rc = build_config(root, f, argv[1], n - 1, argv + 2, id, icfg, &ccfg);
-	cJSON_Delete(icfg);
 	struct berr err = { 0 };
+	int rc = find_image(cfg, root, argv[1], id, &icfg);
+	if (!rc && build_config(root, f, argv[1], n - 1, argv + 2, id, icfg, &ccfg, &err))
+		rc = agent_fail("%s", err.msg);
+	cJSON_Delete(icfg);
 	if (!rc && agent_ctr_create(root, ccfg, c, &err))
 		rc = agent_fail("%s", err.msg);
 	if (rc)

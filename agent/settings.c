@@ -150,6 +150,32 @@ int agent_config_load(struct agent_config *c, const char *path, struct berr *err
 		else if (b)
 			*dst[i] = cJSON_IsTrue(b);
 	}
+	const cJSON *fl = cJSON_GetObjectItemCaseSensitive(doc, "fleet");
+	c->fleet.interval = 60;
+	c->fleet.settle = 30;
+	if (rc == 0 && fl && !cJSON_IsObject(fl))
+		rc = berr_setmsg(err, EINVAL, "%s: \"fleet\" must be an object", file);
+	if (rc == 0 && fl) {
+		static const char *const skeys[] = { "portal", "token", "token-file" };
+		const char **sdst[] = { &c->fleet.portal, &c->fleet.token, &c->fleet.token_file };
+		for (int i = 0; rc == 0 && i < 3; i++) {
+			const cJSON *fv = cJSON_GetObjectItemCaseSensitive(fl, skeys[i]);
+			if (fv && !cJSON_IsString(fv))
+				rc = berr_setmsg(err, EINVAL,
+						 "%s: \"fleet\".\"%s\" must be a string", file,
+						 skeys[i]);
+			else if (fv)
+				*sdst[i] = fv->valuestring;
+		}
+		rc = rc ?: get_int(fl, "interval", &c->fleet.interval, 1, 86400, file, err);
+		rc = rc ?: get_int(fl, "settle-time", &c->fleet.settle, 0, 3600, file, err);
+		if (rc == 0 && c->fleet.portal && strncmp(c->fleet.portal, "http://", 7) &&
+		    strncmp(c->fleet.portal, "https://", 8))
+			rc = berr_setmsg(
+				err, EINVAL,
+				"%s: \"fleet\".\"portal\" must be an http:// or https:// URL",
+				file);
+	}
 	const cJSON *hub = cJSON_GetObjectItemCaseSensitive(doc, "registry-mirrors");
 	if (rc == 0 && hub)
 		rc = add_mirrors(c, "docker.io", hub, file, err);

@@ -38,7 +38,14 @@ struct agent_config {
 	const char *bip;            /* "bip": the default bridge's address/prefix; NULL: default */
 	bool iptables;              /* "iptables": NAT rules for published ports (default true) */
 	bool userland_proxy;        /* "userland-proxy" (default true) */
-	void *doc;                  /* the parsed daemon.json (cJSON) */
+	struct {
+		const char *portal;     /* "fleet": {"portal": URL}; NULL: no heartbeat */
+		int interval;           /* seconds, default 60 */
+		const char *token;      /* bearer token */
+		const char *token_file; /* wins over token */
+		int settle;             /* seconds, default 30 */
+	} fleet;
+	void *doc; /* the parsed daemon.json (cJSON) */
 };
 
 /* Loads <dir>/daemon.json, or path when given (--config-file). A missing

@@ -104,7 +104,7 @@ static int ls_one(const char *root, const char *name, void *arg)
 	return 0;
 }
 
-static int vol_remove(const char *root, const char *name, bool force, struct berr *err)
+int agent_volume_remove(const char *root, const char *name, bool force, struct berr *err)
 {
 	struct vol_meta m;
 	char who[AGENT_NAME_MAX] = "", p[PATH_MAX];
@@ -121,9 +121,10 @@ static int vol_remove(const char *root, const char *name, bool force, struct ber
 }
 
 struct prune {
-	bool all;
+	bool all, quiet;
 	long long freed;
 	int n;
+	cJSON *names;
 };
 
 static int prune_one(const char *root, const char *name, void *arg)
@@ -137,16 +138,20 @@ static int prune_one(const char *root, const char *name, void *arg)
 	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "%s/volumes/%s", root, name);
 	long long sz = fs_du(p);
-	if (vol_remove(root, name, false, &err))
+	if (agent_volume_remove(root, name, false, &err))
 		return 0;
-	if (!pr->n++)
+	if (pr->names)
+		cJSON_AddItemToArray(pr->names, cJSON_CreateString(name));
+	if (!pr->quiet && !pr->n)
 		printf("Deleted Volumes:\n");
-	printf("%s\n", name);
+	if (!pr->quiet)
+		printf("%s\n", name);
+	pr->n++;
 	pr->freed += sz;
 	return 0;
 }
 
-static cJSON *vol_json(const char *root, const char *name)
+cJSON *agent_volume_json(const char *root, const char *name)
 {
 	struct vol_meta m;
 	if (!agent_volume_name_ok(name) || vol_meta(root, name, &m))
@@ -239,7 +244,7 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 			return agent_usage("volume rm: needs at least one volume");
 		int ret = AGENT_EXIT_OK;
 		for (int i = 1; i <= n; i++) {
-			if (vol_remove(root, argv[i], force, &err))
+			if (agent_volume_remove(root, argv[i], force, &err))
 				ret = agent_fail("volume rm %s: %s", argv[i], err.msg);
 			else
 				printf("%s\n", argv[i]);
@@ -252,7 +257,7 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 		cJSON *arr = cJSON_CreateArray();
 		int ret = AGENT_EXIT_OK;
 		for (int i = 1; i <= n; i++) {
-			cJSON *j = vol_json(root, argv[i]);
+			cJSON *j = agent_volume_json(root, argv[i]);
 			if (!j) {
 				ret = agent_fail("volume inspect: no such volume: %s", argv[i]);
 				continue;
@@ -290,4 +295,26 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 		return AGENT_EXIT_OK;
 	}
 	return agent_usage("volume: unknown command '%s' (see 'berth volume --help')", sub);
+}
+
+static int json_one(const char *root, const char *name, void *arg)
+{
+	cJSON *j = agent_volume_json(root, name);
+	if (j)
+		cJSON_AddItemToArray(arg, j);
+	return 0;
+}
+
+cJSON *agent_volumes_json(const char *root)
+{
+	cJSON *a = cJSON_CreateArray();
+	vol_each(root, json_one, a);
+	return a;
+}
+
+cJSON *agent_volumes_prune(const char *root, bool all)
+{
+	struct prune pr = { .all = all, .quiet = true, .names = cJSON_CreateArray() };
+	vol_each(root, prune_one, &pr);
+	return pr.names;
 }

@@ -1,2 +1,2 @@
 # board/: device identity and the base every module uses (errors, cleanup).
-obj-y += err.o fs.o identity.o
+obj-y += err.o fs.o identity.o title.o

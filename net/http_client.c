@@ -28,7 +28,7 @@ static bool same_peer(const struct http_client *c, const struct http_url *u)
 }
 
 static int send_request(struct http_client *c, const char *method, const struct http_url *u,
-			const char *headers, struct berr *err)
+			const char *headers, const void *body, size_t blen, struct berr *err)
 {
 	char req[HTTP_REQ_MAX];
 	const char *lb = strchr(u->host, ':') ? "[" : "", *rb = *lb ? "]" : "";
@@ -39,7 +39,10 @@ static int send_request(struct http_client *c, const char *method, const struct 
 			 default_port ? 0 : u->port, headers ? headers : "");
 	if (n < 0 || (size_t)n >= sizeof(req))
 		return berr_setmsg(err, E2BIG, "%s %s: request too long", method, u->path);
-	return net_conn_write_all(&c->conn, req, (size_t)n, err);
+	int rc = net_conn_write_all(&c->conn, req, (size_t)n, err);
+	if (!rc && blen)
+		rc = net_conn_write_all(&c->conn, body, blen, err);
+	return rc;
 }
 
 /* Reads until a whole head is buffered; returns its length or -errno. */
@@ -66,6 +69,13 @@ static ssize_t read_head(struct http_client *c, struct berr *err)
 int http_client_request(struct http_client *c, const char *method, const struct http_url *u,
 			const char *headers, struct http_resp *r, struct berr *err)
 {
+	return http_client_send(c, method, u, headers, NULL, 0, r, err);
+}
+
+int http_client_send(struct http_client *c, const char *method, const struct http_url *u,
+		     const char *headers, const void *body, size_t blen, struct http_resp *r,
+		     struct berr *err)
+{
 	if (c->in_body)
 		http_client_skip(c, 64 << 10);
 	for (int attempt = 0;; attempt++) {
@@ -81,7 +91,7 @@ int http_client_request(struct http_client *c, const char *method, const struct 
 			c->port = u->port;
 			snprintf(c->host, sizeof(c->host), "%s", u->host);
 		}
-		int rc = send_request(c, method, u, headers, err);
+		int rc = send_request(c, method, u, headers, body, blen, err);
 		ssize_t hl = rc < 0 ? rc : read_head(c, err);
 		/* A kept-alive connection the server closed meanwhile fails on
 		 * first use; that is not the server's answer, so retry once. */

@@ -39,6 +39,12 @@ void http_client_init(struct http_client *c, const struct net_tls_trust *trust, 
 int http_client_request(struct http_client *c, const char *method, const struct http_url *u,
 			const char *headers, struct http_resp *r, struct berr *err);
 
+/* The same with a request body (headers must then carry its Content-Length
+ * and Content-Type). */
+int http_client_send(struct http_client *c, const char *method, const struct http_url *u,
+		     const char *headers, const void *body, size_t blen, struct http_resp *r,
+		     struct berr *err);
+
 /* Reads body bytes: count, 0 at the end of the body, or -errno. A body cut
  * short by the peer is -ECONNRESET ("connection closed after N of M bytes"). */
 ssize_t http_client_read(struct http_client *c, void *buf, size_t len, struct berr *err);

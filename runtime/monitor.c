@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "board/fs.h"
+#include "board/title.h"
 #include "runtime/log.h"
 #include "runtime/state.h"
 
@@ -38,6 +39,8 @@ struct ready_msg {
 
 struct client {
 	int fd;
+	bool watch; /* wants only the exit code */
+	bool hello; /* said what it is */
 	size_t have;
 	unsigned char buf[8 + STDIN_BUF];
 };
@@ -147,7 +150,7 @@ int rt_frame_send(int fd, enum rt_frame type, const void *buf, size_t len)
 	return 0;
 }
 
-int rt_attach_connect(const char *dir, struct berr *err)
+int rt_attach_connect(const char *dir, bool watch, struct berr *err)
 {
 	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
@@ -160,6 +163,8 @@ int rt_attach_connect(const char *dir, struct berr *err)
 	if (!rc && connect(fd, (struct sockaddr *)&sa, len))
 		rc = -errno;
 	close(dfd);
+	if (!rc)
+		rc = rt_frame_send(fd, watch ? RT_FRAME_WATCH : RT_FRAME_HELLO, NULL, 0);
 	if (rc) {
 		if (fd >= 0)
 			close(fd);
@@ -206,7 +211,8 @@ static void client_drop(struct mon *s, int i)
 static void broadcast(struct mon *s, enum rt_frame type, const void *buf, size_t len)
 {
 	for (int i = 0; i < CLIENTS_MAX; i++)
-		if (s->cl[i].fd >= 0 && rt_frame_send(s->cl[i].fd, type, buf, len))
+		if (s->cl[i].fd >= 0 && (type == RT_FRAME_EXIT || !s->cl[i].watch) &&
+		    rt_frame_send(s->cl[i].fd, type, buf, len))
 			client_drop(s, i);
 }
 
@@ -222,6 +228,8 @@ static void accept_client(struct mon *s)
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 			s->cl[i].fd = fd;
 			s->cl[i].have = 0;
+			s->cl[i].watch = false;
+			s->cl[i].hello = false;
 			return;
 		}
 	}
@@ -269,6 +277,11 @@ static void client_frames(struct mon *s, struct client *c)
 			}
 		} else if (c->buf[0] == RT_FRAME_EOF) {
 			s->in_eof = true;
+		} else if (c->buf[0] == RT_FRAME_WATCH) {
+			c->watch = true;
+			c->hello = true;
+		} else if (c->buf[0] == RT_FRAME_HELLO) {
+			c->hello = true;
 		}
 		memmove(c->buf, c->buf + 8 + len, c->have - 8 - len);
 		c->have -= 8 + len;
@@ -384,17 +397,44 @@ static void child_stdio_close(struct rt_spec *sp)
 	}
 }
 
+/* Waits for the first attach client; watchers (wait) may come first. */
 static bool wait_first_client(struct mon *s)
 {
-	struct pollfd p = { .fd = s->lfd, .events = POLLIN };
-	int n;
-	do
-		n = poll(&p, 1, ATTACH_WAIT_MS);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0)
-		return false;
-	accept_client(s);
-	return s->cl[0].fd >= 0;
+	long long deadline = rt_now_ns() / 1000000 + ATTACH_WAIT_MS;
+	for (;;) {
+		struct pollfd p[1 + CLIENTS_MAX];
+		int n = 0, idx[CLIENTS_MAX];
+		p[n++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
+		for (int i = 0; i < CLIENTS_MAX; i++)
+			if (s->cl[i].fd >= 0 && !s->cl[i].hello) {
+				idx[n - 1] = i;
+				p[n++] = (struct pollfd){ .fd = s->cl[i].fd, .events = POLLIN };
+			}
+		long long left = deadline - rt_now_ns() / 1000000;
+		if (left <= 0)
+			return false;
+		int r = poll(p, (nfds_t)n, (int)left);
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (r <= 0)
+			continue;
+		if (p[0].revents & POLLIN)
+			accept_client(s);
+		for (int k = 1; k < n; k++) {
+			if (!p[k].revents)
+				continue;
+			struct client *c = &s->cl[idx[k - 1]];
+			ssize_t got = read(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
+			if (got <= 0) {
+				client_drop(s, idx[k - 1]);
+				continue;
+			}
+			c->have += (size_t)got;
+			client_frames(s, c);
+			if (c->hello && !c->watch)
+				return true;
+		}
+	}
 }
 
 /* Starts the container; returns 0 or fills r with the failure. */
@@ -459,6 +499,10 @@ static _Noreturn void monitor_main(const struct rt_monitor *m, int ready, int si
 		s.cl[i].fd = -1;
 	const char *dir = m->spec.dir;
 	prctl(PR_SET_NAME, "berth-monitor", 0, 0, 0);
+	char title[64];
+	const char *base = strrchr(m->spec.dir, '/');
+	snprintf(title, sizeof(title), "berth-monitor %.12s", base ? base + 1 : m->spec.dir);
+	board_title_set(title);
 
 	s.dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct sockaddr_un sa;

@@ -23,6 +23,8 @@ enum rt_frame {
 	RT_FRAME_EXIT = 3,    /* monitor -> client: decimal exit code */
 	RT_FRAME_WINSIZE = 4, /* client -> monitor: "rows cols" */
 	RT_FRAME_EOF = 5,     /* client -> monitor: close the container's stdin */
+	RT_FRAME_HELLO = 6,   /* client -> monitor, first: an attach client (output, stdin) */
+	RT_FRAME_WATCH = 7,   /* client -> monitor, first: only the exit code (wait) */
 };
 #define RT_FRAME_MAX 32768
 
@@ -63,8 +65,11 @@ int rt_monitor_start(const struct rt_monitor *m, pid_t *monitor, int *ready, str
  * -errno with err and *code the exit code docker gives a failed start. */
 int rt_monitor_result(int ready, pid_t *pid, int *code, struct berr *err);
 
-/* Connects to a container's attach socket. Returns the fd or -errno. */
-int rt_attach_connect(const char *dir, struct berr *err);
+/* Connects to a container's attach socket as an attach client (output and
+ * stdin), or with watch as a watcher that only hears the exit code (a
+ * watcher does not release a start that waits for its attach client).
+ * Returns the fd or -errno. */
+int rt_attach_connect(const char *dir, bool watch, struct berr *err);
 
 /* Sends one frame (blocking). Returns 0 or -errno. */
 int rt_frame_send(int fd, enum rt_frame type, const void *buf, size_t len);
