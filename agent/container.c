@@ -362,6 +362,21 @@ static void resolv_conf(char *out, size_t len)
 		snprintf(out + used, len - used, "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
 }
 
+/* The anonymous volumes made for a container that was never created. */
+static void drop_anon_volumes(const char *root, const cJSON *cfg)
+{
+	const cJSON *m;
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(cfg, "Mounts"))
+	{
+		if (!cJSON_IsTrue(cJSON_GetObjectItem(m, "Anonymous")))
+			continue;
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/volumes/%s", root,
+			 cJSON_GetStringValue(cJSON_GetObjectItem(m, "Name")) ?: "");
+		fs_rm_rf(p, &(struct berr){ 0 });
+	}
+}
+
 int agent_ctr_create(const char *root, cJSON *cfg, struct agent_ctr *c, struct berr *err)
 {
 	char cdir[PATH_MAX], tmp[PATH_MAX + 80], name[AGENT_NAME_MAX];
@@ -369,6 +384,7 @@ int agent_ctr_create(const char *root, cJSON *cfg, struct agent_ctr *c, struct b
 	agent_ctr_root(root, cdir, sizeof(cdir));
 	int lk = lock_containers(cdir, err);
 	if (lk < 0) {
+		drop_anon_volumes(root, cfg);
 		cJSON_Delete(cfg);
 		return lk;
 	}
@@ -407,6 +423,7 @@ int agent_ctr_create(const char *root, cJSON *cfg, struct agent_ctr *c, struct b
 	}
 	if (rc) {
 		close(lk);
+		drop_anon_volumes(root, cfg);
 		cJSON_Delete(cfg);
 		return rc;
 	}
@@ -496,6 +513,7 @@ int agent_ctr_create(const char *root, cJSON *cfg, struct agent_ctr *c, struct b
 	if (rc) {
 		fs_rm_rf(tmp, &(struct berr){ 0 });
 		fs_rm_rf(c->dir, &(struct berr){ 0 });
+		drop_anon_volumes(root, c->cfg);
 		agent_ctr_free(c);
 		return rc;
 	}

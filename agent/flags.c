@@ -97,7 +97,10 @@ static int parse(int argc, char **argv, const struct agent_flag *flags, int nfla
 			argv[out++] = a;
 			continue;
 		}
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+		bool h_taken = false;
+		for (int k = 0; k < nflags; k++)
+			h_taken |= flags[k].short_name == 'h';
+		if (!strcmp(a, "--help") || (!strcmp(a, "-h") && !h_taken)) {
 			fputs(usage, stdout);
 			return -1;
 		}

@@ -1,6 +1,7 @@
 /* berth run, create, start, attach: docker's flags turned into a
  * container's config.json (image config merged as docker merges it). */
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -727,17 +728,25 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 				!strncmp(rs, "on-failure:", 11) ? atoi(rs + 11) : 0);
 	int64_t log_size = RT_LOG_DEFAULT_SIZE;
 	int log_files = RT_LOG_DEFAULT_FILES;
+	/* --log-opt max-size=4k --log-opt max-file=2, or comma-separated in one */
 	for (int i = 0; !rc && i < f->log_opt.n; i++) {
-		const char *lo = f->log_opt.v[i];
-		int64_t x;
-		if (!strncmp(lo, "max-size=", 9) && !parse_bytes(lo + 9, &x) && x >= 4096)
-			log_size = x;
-		else if (!strncmp(lo, "max-file=", 9) && atoi(lo + 9) >= 1 && atoi(lo + 9) <= 100)
-			log_files = atoi(lo + 9);
-		else
-			rc = berr_setmsg(
-				err, EINVAL,
-				"run: --log-opt %s: max-size=SIZE (>= 4k) or max-file=1..100", lo);
+		for (const char *p = f->log_opt.v[i]; !rc && *p;) {
+			char lo[256];
+			size_t l = strcspn(p, ",");
+			snprintf(lo, sizeof(lo), "%.*s", (int)l, p);
+			p += l + (p[l] == ',');
+			int64_t x;
+			if (!strncmp(lo, "max-size=", 9) && !parse_bytes(lo + 9, &x) && x >= 4096)
+				log_size = x;
+			else if (!strncmp(lo, "max-file=", 9) && atoi(lo + 9) >= 1 &&
+				 atoi(lo + 9) <= 100)
+				log_files = atoi(lo + 9);
+			else
+				rc = berr_setmsg(
+					err, EINVAL,
+					"--log-opt %s: max-size=SIZE (>= 4k) or max-file=1..100",
+					lo);
+		}
 	}
 	cJSON_AddNumberToObject(hc, "LogMaxSize", (double)log_size);
 	cJSON_AddNumberToObject(hc, "LogMaxFile", log_files);
@@ -809,21 +818,13 @@ static int parse_run(int argc, char **argv, struct run_flags *f, const char *usa
 		{ "health-retries", 0, FLAG_INT, &f->health_retries },
 		{ "no-healthcheck", 0, FLAG_BOOL, &f->no_healthcheck },
 	};
-	/* -h is --hostname here, as in docker run; --help still prints usage */
-	for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strncmp(argv[i], "--pids-limit", 12))
-			f->pids_set = true;
-	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help")) {
-			fputs(usage, stdout);
-			return -1;
-		} else if (argv[i][0] != '-') {
-			break;
-		}
-	return agent_flags_head(argc, argv, flags, (int)(sizeof(flags) / sizeof(flags[0])), usage);
+	/* -h is --hostname here, as in docker run; --help prints usage */
+	f->pids_limit = INT_MIN;
+	int n = agent_flags_head(argc, argv, flags, (int)(sizeof(flags) / sizeof(flags[0])), usage);
+	f->pids_set = f->pids_limit != INT_MIN;
+	if (!f->pids_set)
+		f->pids_limit = 0;
+	return n;
 }
 
 int agent_run_config(const char *root, struct run_flags *f, const char *image, int argc,

@@ -228,30 +228,94 @@ int rt_cgroup_detect(struct rt_cg_host *h, const char *mountinfo, struct berr *e
 {
 	memset(h, 0, sizeof(*h));
 	h->layout = "none";
-	_cleanup_fclose_ FILE *f = fopen(mountinfo, "re");
-	if (!f)
+	/* /proc files have no size: read to the end, bounded */
+	_cleanup_close_ int fd = open(mountinfo, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return berr_set(err, errno, "open %s", mountinfo);
-	char line[2 * PATH_MAX + 256];
-	while (fgets(line, sizeof(line), f)) {
-		if (!strchr(line, '\n') && !feof(f)) {
-			/* A line this long is no cgroup mount we could use. */
-			int ch;
-			while ((ch = fgetc(f)) != EOF && ch != '\n')
-				;
-			continue;
+	size_t bcap = 16384;
+	ssize_t n = 0;
+	_cleanup_free_ char *buf = malloc(bcap + 1);
+	if (!buf)
+		return berr_setmsg(err, ENOMEM, "out of memory");
+	for (;;) {
+		if ((size_t)n == bcap) {
+			if (bcap >= (1 << 20))
+				return berr_setmsg(err, EFBIG, "%s: larger than 1 MiB", mountinfo);
+			char *nb = realloc(buf, bcap * 2 + 1);
+			if (!nb)
+				return berr_setmsg(err, ENOMEM, "out of memory");
+			buf = nb;
+			bcap *= 2;
 		}
-		cg_parse_mount(h, line);
+		ssize_t r = read(fd, buf + n, bcap - (size_t)n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return berr_set(err, errno, "read %s", mountinfo);
+		if (r == 0)
+			break;
+		n += r;
 	}
-	if (ferror(f))
-		return berr_set(err, EIO, "read %s", mountinfo);
+	buf[n] = '\0';
+	/* Each line's mount point (field 5), to tell hidden mounts: a mount
+	 * made later on the same path or a parent covers the earlier ones. */
+	int nl = 0, cap = 256;
+	_cleanup_free_ const char **mp = malloc(sizeof(*mp) * (size_t)cap);
+	_cleanup_free_ size_t *mpl = malloc(sizeof(*mpl) * (size_t)cap);
+	_cleanup_free_ const char **lines = malloc(sizeof(*lines) * (size_t)cap);
+	if (!mp || !mpl || !lines)
+		return berr_setmsg(err, ENOMEM, "out of memory");
+	for (char *l = buf; l < buf + n && *l;) {
+		char *end = strchr(l, '\n');
+		if (end)
+			*end = '\0';
+		if (nl == cap) {
+			cap *= 2;
+			void *a = realloc(mp, sizeof(*mp) * (size_t)cap);
+			void *b = a ? realloc(mpl, sizeof(*mpl) * (size_t)cap) : NULL;
+			void *c = b ? realloc(lines, sizeof(*lines) * (size_t)cap) : NULL;
+			if (a)
+				mp = a;
+			if (b)
+				mpl = b;
+			if (c)
+				lines = c;
+			if (!a || !b || !c)
+				return berr_setmsg(err, ENOMEM, "out of memory");
+		}
+		const char *f = l;
+		for (int k = 0; k < 4 && f; k++) {
+			f = strchr(f, ' ');
+			if (f)
+				f++;
+		}
+		lines[nl] = l;
+		mp[nl] = f ? f : "";
+		mpl[nl] = f ? strcspn(f, " ") : 0;
+		nl++;
+		l = end ? end + 1 : buf + n;
+	}
+	for (int i = 0; i < nl; i++) {
+		bool hidden = false;
+		for (int j = i + 1; j < nl && !hidden; j++) {
+			size_t q = mpl[j];
+			hidden = q <= mpl[i] && !strncmp(mp[i], mp[j], q) &&
+				 (q == mpl[i] || mp[i][q] == '/' || (q == 1 && mp[j][0] == '/'));
+		}
+		if (!hidden) {
+			char line[2 * PATH_MAX + 256];
+			snprintf(line, sizeof(line), "%s\n", lines[i]);
+			cg_parse_mount(h, line);
+		}
+	}
 	if (h->v2[0]) {
 		h->layout = strcmp(h->layout, "v1") ? "v2" : "hybrid";
 		h->v1_track[0] = '\0'; /* v2 tracks processes */
 		h->on_v2[RT_CG_FREEZER] = h->on_v2[RT_CG_CPUACCT] = true;
-		char buf[512];
-		if (cg_read(h->v2, "cgroup.controllers", buf, sizeof(buf), NULL) == 0) {
+		char cbuf[512];
+		if (cg_read(h->v2, "cgroup.controllers", cbuf, sizeof(cbuf), NULL) == 0) {
 			char *save = NULL;
-			for (char *t = strtok_r(buf, " \n", &save); t;
+			for (char *t = strtok_r(cbuf, " \n", &save); t;
 			     t = strtok_r(NULL, " \n", &save)) {
 				for (int c = RT_CG_MEMORY; c <= RT_CG_PIDS; c++)
 					h->on_v2[c] |= !strcmp(t, rt_cg_names[c]);

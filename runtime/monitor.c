@@ -56,7 +56,8 @@ struct mon {
 	int in;     /* stdin write end (pty master with a tty), -1 when closed */
 	unsigned char inbuf[STDIN_BUF];
 	size_t inlen;
-	bool in_eof; /* a client closed stdin: close it once inbuf is flushed */
+	bool in_eof;      /* a client closed stdin: close it once inbuf is flushed */
+	bool pid_started; /* the container runs (stdin frames before it are kept) */
 	struct client cl[CLIENTS_MAX];
 	pid_t pid;
 	bool exited;
@@ -261,7 +262,8 @@ static void client_frames(struct mon *s, struct client *c)
 		if (c->buf[0] == RT_FRAME_STDIN) {
 			if (s->inlen + len > sizeof(s->inbuf))
 				return; /* wait until the container reads */
-			if (s->in >= 0) {
+			/* kept even before the start: the stdin pipe comes then */
+			if (s->in >= 0 || (!s->pid_started && s->m->stdin_open)) {
 				memcpy(s->inbuf + s->inlen, c->buf + 8, len);
 				s->inlen += len;
 			}
@@ -569,8 +571,11 @@ static _Noreturn void monitor_main(const struct rt_monitor *m, int ready, int si
 			fcntl(s.out[i], F_SETFL, O_NONBLOCK);
 	/* after exit: drain output until EOF (all writers in the pid namespace
 	 * are gone), bounded in case a writer escaped it */
+	s.pid_started = true;
 	int drain_ms = 2000;
 	for (;;) {
+		/* stdin (and its end) that came before the start, or while blocked */
+		flush_stdin(&s);
 		struct pollfd p[4 + CLIENTS_MAX + MON_EXTRA_FDS];
 		int n = 0, ci[CLIENTS_MAX];
 		p[n++] = (struct pollfd){ .fd = s.sigfd[0], .events = POLLIN };

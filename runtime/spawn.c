@@ -301,6 +301,10 @@ static int drop_privileges(const char *spec, uint64_t caps, bool privileged, str
 	int last = 0;
 	while (last < 63 && CAP_IS_SUPPORTED(last + 1))
 		last++;
+	/* what we do not hold we cannot give: --privileged means all of ours */
+	for (int c = 0; c <= last; c++)
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+			caps &= ~(1ULL << c);
 	for (int c = 0; c <= last; c++)
 		if (!(caps & (1ULL << c)) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && errno != EINVAL)
 			return berr_set(err, errno, "drop capability %d", c);
@@ -319,9 +323,11 @@ static int drop_privileges(const char *spec, uint64_t caps, bool privileged, str
 		for (int v = 0; v <= last; v++)
 			if (caps & (1ULL << v))
 				list[n++] = v;
-		int r = cap_set_flag(c, CAP_EFFECTIVE, n, list, CAP_SET) ||
-			cap_set_flag(c, CAP_PERMITTED, n, list, CAP_SET) ||
-			cap_set_flag(c, CAP_INHERITABLE, n, list, CAP_SET) || cap_set_proc(c);
+		/* libcap refuses an empty list: an empty set is cap_init()'s */
+		int r = n && (cap_set_flag(c, CAP_EFFECTIVE, n, list, CAP_SET) ||
+			      cap_set_flag(c, CAP_PERMITTED, n, list, CAP_SET) ||
+			      cap_set_flag(c, CAP_INHERITABLE, n, list, CAP_SET));
+		r = r || cap_set_proc(c);
 		int e = errno;
 		cap_free(c);
 		if (r)
