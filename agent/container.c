@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -743,6 +744,140 @@ static int build_spec(const char *root, const struct agent_ctr *c, struct rt_spe
 
 static void mark_stopped(const struct agent_ctr *c, bool on);
 
+/* --- squashfs layers' implicit directories --- */
+
+/* A layer written as a squashfs image keeps the directories it only implies
+ * (parents of its entries) as 0755 root:root, marked trusted.berth.implicit;
+ * its root is marked trusted.berth.fixup. In the stack the topmost copy of a
+ * directory gives its owner and mode, so such a directory would hide the
+ * real one below. The container's upper directory gets the right metadata
+ * for those paths, once, before its first start. */
+
+#define IMPLICIT_MAX 4096
+#define WALK_DEPTH_MAX 64
+
+struct implicit {
+	int n;
+	char **path; /* relative, no leading '/' */
+};
+
+static void implicit_walk(int dfd, char *path, size_t len, int depth, struct implicit *im)
+{
+	if (depth > WALK_DEPTH_MAX || im->n >= IMPLICIT_MAX)
+		return;
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) && im->n < IMPLICIT_MAX) {
+		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		size_t nl = strlen(e->d_name);
+		if (len + nl + 2 >= PATH_MAX)
+			continue;
+		int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		memcpy(path + len, e->d_name, nl + 1);
+		char v[4];
+		if (fgetxattr(sub, "trusted.berth.implicit", v, sizeof(v)) >= 0) {
+			char **np = realloc(im->path, sizeof(char *) * (size_t)(im->n + 1));
+			if (np) {
+				im->path = np;
+				im->path[im->n] = strdup(path);
+				if (im->path[im->n])
+					im->n++;
+			}
+		}
+		path[len + nl] = '/';
+		path[len + nl + 1] = '\0';
+		implicit_walk(sub, path, len + nl + 1, depth + 1, im);
+		path[len] = '\0';
+		close(sub);
+	}
+	closedir(d);
+}
+
+/* The metadata a path has in the stack without the implicit copies: from
+ * the topmost layer where it is real (or the topmost at all). */
+static bool real_meta(char *const *layers, int nl, const char *rel, struct stat *out)
+{
+	bool any = false;
+	for (int i = nl - 1; i >= 0; i--) {
+		char p[PATH_MAX * 2];
+		snprintf(p, sizeof(p), "%s/%s", layers[i], rel);
+		struct stat st;
+		if (lstat(p, &st))
+			continue;
+		if (!S_ISDIR(st.st_mode))
+			return any;
+		char v[4];
+		bool imp = lgetxattr(p, "trusted.berth.implicit", v, sizeof(v)) >= 0;
+		if (!any || !imp) {
+			*out = st;
+			any = true;
+		}
+		if (!imp)
+			return true;
+	}
+	return any;
+}
+
+static void fix_implicit_dirs(const struct agent_ctr *c, char *const *layers, int nl)
+{
+	char marker[PATH_MAX + 16], upper[PATH_MAX + 16];
+	snprintf(marker, sizeof(marker), "%s/implicit-fixed", c->dir);
+	if (!access(marker, F_OK))
+		return;
+	snprintf(upper, sizeof(upper), "%s/upper", c->dir);
+	for (int i = 0; i < nl; i++) {
+		char v[4];
+		/* directory layers were fixed in place when pulled */
+		if (!strstr(layers[i], "/layers/mnt/") ||
+		    lgetxattr(layers[i], "trusted.berth.fixup", v, sizeof(v)) < 0)
+			continue;
+		struct implicit im = { 0 };
+		char path[PATH_MAX] = "";
+		int fd = open(layers[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			implicit_walk(fd, path, 0, 0, &im);
+			close(fd);
+		}
+		for (int k = 0; k < im.n; k++) {
+			/* each component, as the merged view should have it */
+			char rel[PATH_MAX];
+			snprintf(rel, sizeof(rel), "%s", im.path[k]);
+			for (char *sl = rel;; sl++) {
+				bool end = !*sl;
+				if (*sl != '/' && !end)
+					continue;
+				char save = *sl;
+				*sl = '\0';
+				struct stat st;
+				char up[PATH_MAX * 2];
+				snprintf(up, sizeof(up), "%s/%s", upper, rel);
+				if (real_meta(layers, nl, rel, &st) &&
+				    (mkdir(up, 0755) == 0 || errno == EEXIST)) {
+					if (lchown(up, st.st_uid, st.st_gid) == 0)
+						chmod(up, st.st_mode & 07777);
+					struct timespec ts[2] = { st.st_atim, st.st_mtim };
+					utimensat(AT_FDCWD, up, ts, AT_SYMLINK_NOFOLLOW);
+				}
+				*sl = save;
+				if (end)
+					break;
+			}
+			free(im.path[k]);
+		}
+		free(im.path);
+	}
+	fs_write_replace(marker, "1\n", 2, 0644, false, &(struct berr){ 0 });
+}
+
 struct exit_ctx {
 	char root[PATH_MAX];
 	struct agent_ctr *c;
@@ -1012,6 +1147,8 @@ int agent_ctr_start(const char *root, const struct agent_config *cfg, struct age
 	int hold = hold_open(c);
 	int rc = build_spec(root, c, &s, &m, b, err);
 	bool net = false;
+	if (!rc)
+		fix_implicit_dirs(c, b->layers, b->img.nlayers);
 	if (!rc)
 		rc = agent_net_prepare(root, cfg, c, &xc.net, err);
 	net = !rc;
@@ -1331,6 +1468,8 @@ int agent_ctr_export(const char *root, struct agent_ctr *c, int out, struct berr
 	struct rt_monitor m;
 	int hold = hold_open(c);
 	int rc = build_spec(root, c, &s, &m, b, err);
+	if (!rc)
+		fix_implicit_dirs(c, b->layers, b->img.nlayers);
 	int ep[2] = { -1, -1 };
 	if (!rc && pipe2(ep, O_CLOEXEC))
 		rc = berr_set(err, errno, "pipe");
