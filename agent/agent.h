@@ -67,6 +67,9 @@ struct cJSON *agent_container_json(const char *root, const char *ref);
 /* Prints j through a Go-template subset: {{.A.B}}, {{json .A}}, {{.A}} of
  * an array joined by spaces; other text as is; a newline at the end. */
 void agent_print_format(const struct cJSON *j, const char *fmt);
+/* Prints a list as inspect does: indented JSON, or each item through a
+ * format; frees the list. */
+void agent_print_json_list(struct cJSON *arr, const char *format);
 
 /* Images for the API (docker's JSON shapes). */
 struct cJSON *agent_images_json(const char *root, bool all);

@@ -158,6 +158,18 @@ static int find_ctr(struct call *c, struct agent_ctr *ctr, enum agent_api_result
 	return 0;
 }
 
+/* Finds the call's container and forks; true in the child, which owns ctr.
+ * In the parent *res says what to do with the connection. */
+static bool ctr_fork(struct call *c, struct agent_ctr *ctr, enum agent_api_result *res)
+{
+	if (find_ctr(c, ctr, res))
+		return false;
+	if (fork_off(c, res))
+		return true;
+	agent_ctr_free(ctr);
+	return false;
+}
+
 /* --- system --- */
 
 static enum agent_api_result h_ping(struct call *c)
@@ -894,12 +906,8 @@ static enum agent_api_result h_restart(struct call *c)
 {
 	struct agent_ctr ctr;
 	enum agent_api_result res;
-	if (find_ctr(c, &ctr, &res))
+	if (!ctr_fork(c, &ctr, &res))
 		return res;
-	if (!fork_off(c, &res)) {
-		agent_ctr_free(&ctr);
-		return res;
-	}
 	struct berr e = { 0 };
 	int code;
 	struct agent_attach a = { 0 };
@@ -1284,12 +1292,8 @@ static enum agent_api_result h_stats(struct call *c)
 {
 	struct agent_ctr ctr;
 	enum agent_api_result res;
-	if (find_ctr(c, &ctr, &res))
+	if (!ctr_fork(c, &ctr, &res))
 		return res;
-	if (!fork_off(c, &res)) {
-		agent_ctr_free(&ctr);
-		return res;
-	}
 	bool stream = qbool(c, "stream", true);
 	struct rt_cg_host h;
 	struct rt_cgroup g;
@@ -1388,12 +1392,8 @@ static enum agent_api_result h_export(struct call *c)
 {
 	struct agent_ctr ctr;
 	enum agent_api_result res;
-	if (find_ctr(c, &ctr, &res))
+	if (!ctr_fork(c, &ctr, &res))
 		return res;
-	if (!fork_off(c, &res)) {
-		agent_ctr_free(&ctr);
-		return res;
-	}
 	net_httpd_respond(c->fd, 200, "application/x-tar", NULL, 0, false, NULL);
 	struct berr e = { 0 };
 	agent_ctr_export(c->a->root, &ctr, c->fd, &e);

@@ -522,30 +522,29 @@ static int pause_one(const char *root, struct agent_ctr *c, void *arg, struct be
 	return agent_ctr_pause(c, *(bool *)arg, err);
 }
 
-int agent_cmd_pause(const struct agent_opts *o, int argc, char **argv)
+static int pause_cmd(const struct agent_opts *o, int argc, char **argv, bool freeze)
 {
-	bool f = true;
-	int n = agent_flags(argc, argv, NULL, 0,
-			    "Usage: berth pause CONTAINER [CONTAINER...]\n\n"
-			    "Freeze all processes of one or more containers.\n");
+	char usage[160];
+	snprintf(
+		usage, sizeof(usage),
+		"Usage: berth %s CONTAINER [CONTAINER...]\n\n%s all processes of one or more containers.\n",
+		argv[0], freeze ? "Freeze" : "Thaw");
+	int n = agent_flags(argc, argv, NULL, 0, usage);
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n < 1)
-		return agent_usage("pause: needs at least one container");
-	return each_arg(o, n, argv, pause_one, &f, true);
+		return agent_usage("%s: needs at least one container", argv[0]);
+	return each_arg(o, n, argv, pause_one, &freeze, true);
+}
+
+int agent_cmd_pause(const struct agent_opts *o, int argc, char **argv)
+{
+	return pause_cmd(o, argc, argv, true);
 }
 
 int agent_cmd_unpause(const struct agent_opts *o, int argc, char **argv)
 {
-	bool f = false;
-	int n = agent_flags(argc, argv, NULL, 0,
-			    "Usage: berth unpause CONTAINER [CONTAINER...]\n\n"
-			    "Thaw all processes of one or more containers.\n");
-	if (n < 0)
-		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
-	if (n < 1)
-		return agent_usage("unpause: needs at least one container");
-	return each_arg(o, n, argv, pause_one, &f, true);
+	return pause_cmd(o, argc, argv, false);
 }
 
 int agent_cmd_rename(const struct agent_opts *o, int argc, char **argv)
@@ -1196,26 +1195,31 @@ static int container_inspect(const struct agent_opts *o, int argc, char **argv)
 	char root[PATH_MAX];
 	if (root_of(o, root, sizeof(root)))
 		return AGENT_EXIT_FAIL;
-	cJSON *arr = cJSON_CreateArray();
 	int ret = AGENT_EXIT_OK;
+	cJSON *arr = cJSON_CreateArray();
 	for (int i = 1; i <= n; i++) {
 		cJSON *j = agent_container_json(root, argv[i]);
-		if (!j) {
+		if (!j)
 			ret = agent_fail("container inspect: no such container: %s", argv[i]);
-			continue;
-		}
-		if (format)
-			agent_print_format(j, format);
-		cJSON_AddItemToArray(arr, j);
+		else
+			cJSON_AddItemToArray(arr, j);
 	}
-	if (!format) {
+	agent_print_json_list(arr, format);
+	return ret;
+}
+
+void agent_print_json_list(cJSON *arr, const char *format)
+{
+	if (format) {
+		const cJSON *it;
+		cJSON_ArrayForEach(it, arr) agent_print_format(it, format);
+	} else {
 		char *s = cJSON_Print(arr);
 		if (s)
 			printf("%s\n", s);
 		free(s);
 	}
 	cJSON_Delete(arr);
-	return ret;
 }
 
 int agent_cmd_container(const struct agent_opts *o, int argc, char **argv)

@@ -602,16 +602,7 @@ static int inspect_any(const struct agent_opts *o, int argc, char **argv, bool c
 		}
 		cJSON_AddItemToArray(arr, inspect_json(&st, &l, &l.img[k]));
 	}
-	if (format) {
-		cJSON *it;
-		cJSON_ArrayForEach(it, arr) agent_print_format(it, format);
-	} else {
-		char *txt = cJSON_Print(arr);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
-	}
-	cJSON_Delete(arr);
+	agent_print_json_list(arr, format);
 	listing_free(&l);
 	if (root)
 		agent_config_free(&cfg);

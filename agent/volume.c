@@ -192,11 +192,13 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 	argv++;
 	bool quiet = false, force = false, all = false;
 	const char *format = NULL;
+	/* -f is --format for inspect, --force elsewhere, as with docker */
+	bool insp = !strcmp(sub, "inspect");
 	const struct agent_flag flags[] = {
 		{ "quiet", 'q', FLAG_BOOL, &quiet },
-		{ "force", 'f', FLAG_BOOL, &force },
+		{ "force", insp ? 0 : 'f', FLAG_BOOL, &force },
 		{ "all", 'a', FLAG_BOOL, &all },
-		{ "format", 0, FLAG_STR, &format },
+		{ "format", insp ? 'f' : 0, FLAG_STR, &format },
 	};
 	int n = agent_flags(argc, argv, flags, 4, usage);
 	if (n < 0)
@@ -258,21 +260,12 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 		int ret = AGENT_EXIT_OK;
 		for (int i = 1; i <= n; i++) {
 			cJSON *j = agent_volume_json(root, argv[i]);
-			if (!j) {
+			if (!j)
 				ret = agent_fail("volume inspect: no such volume: %s", argv[i]);
-				continue;
-			}
-			if (format)
-				agent_print_format(j, format);
-			cJSON_AddItemToArray(arr, j);
+			else
+				cJSON_AddItemToArray(arr, j);
 		}
-		if (!format) {
-			char *s = cJSON_Print(arr);
-			if (s)
-				printf("%s\n", s);
-			free(s);
-		}
-		cJSON_Delete(arr);
+		agent_print_json_list(arr, format);
 		return ret;
 	}
 	if (!strcmp(sub, "prune")) {
