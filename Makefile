@@ -90,10 +90,13 @@ FUZZ_BINS := $(addprefix $(OUT)/tests/fuzz/,$(fuzz-y))
 .PHONY: all unit fuzzers fuzz check check-cross size demo clean distclean format format-check bootstrap \
 	menuconfig savedefconfig olddefconfig help
 
+# The copy is renamed into place: a running berth keeps its old file. A
+# TAG build gets its own name, so it never replaces the shared binary.
+BIN := build/$(TARGET)/berth$(if $(TAG),-$(TAG))
 all: $(OUT)/berth
 ifneq ($(TARGET),host)
-	@mkdir -p build/$(TARGET) && cp $(OUT)/berth build/$(TARGET)/berth
-	@echo "built build/$(TARGET)/berth ($(CFGNAME), $$(stat -c %s build/$(TARGET)/berth) bytes)"
+	@mkdir -p build/$(TARGET) && cp $(OUT)/berth $(BIN).tmp.$$$$ && mv -f $(BIN).tmp.$$$$ $(BIN)
+	@echo "built $(BIN) ($(CFGNAME), $$(stat -c %s $(BIN)) bytes)"
 endif
 
 unit: $(UNIT_BINS)
