@@ -95,6 +95,9 @@ void agent_ctr_status_text(const struct agent_ctr *c, char *out, size_t len)
 				 !strcmp(hs, "starting") ? "health: starting" : hs);
 		cJSON_Delete(h);
 		snprintf(out, len, "Up %s%s%s", d, c->paused ? " (Paused)" : "", hp);
+	} else if (c->st.status == RT_EXITED && !c->st.finished) {
+		/* its monitor died without recording when */
+		snprintf(out, len, "Exited (%d)", c->st.exit_code);
 	} else if (c->st.status == RT_EXITED) {
 		human_duration((now - c->st.finished) / 1000000000LL, d, sizeof(d));
 		snprintf(out, len, "Exited (%d) %s ago", c->st.exit_code, d);
@@ -1020,8 +1023,30 @@ cJSON *agent_container_json(const char *root, const char *ref)
 	cJSON_AddItemToObject(j, "Config",
 			      cJSON_Duplicate(cJSON_GetObjectItem(c.cfg, "Config"), true));
 	cJSON *ns = cJSON_AddObjectToObject(j, "NetworkSettings");
-	cJSON_AddStringToObject(ns, "IPAddress", "");
-	cJSON_AddObjectToObject(ns, "Ports");
+	char ip[64] = "";
+	snprintf(p, sizeof(p), "%s/ip", c.dir);
+	if (running && fs_read_file(p, ip, sizeof(ip), NULL) > 0)
+		ip[strcspn(ip, "\n")] = '\0';
+	else
+		ip[0] = '\0';
+	cJSON_AddStringToObject(ns, "IPAddress", ip);
+	cJSON *ports = cJSON_AddObjectToObject(ns, "Ports");
+	struct agent_port pt[AGENT_PORTS_MAX];
+	int np = running ? agent_net_ports(&c, pt, AGENT_PORTS_MAX) : 0;
+	for (int i = 0; i < np; i++) {
+		char key[32], a[INET_ADDRSTRLEN], hp[8];
+		snprintf(key, sizeof(key), "%u/%s", pt[i].ctr_port,
+			 pt[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+		inet_ntop(AF_INET, &pt[i].host_ip, a, sizeof(a));
+		snprintf(hp, sizeof(hp), "%u", pt[i].host_port);
+		cJSON *arr = cJSON_GetObjectItem(ports, key);
+		if (!arr)
+			arr = cJSON_AddArrayToObject(ports, key);
+		cJSON *b = cJSON_CreateObject();
+		cJSON_AddStringToObject(b, "HostIp", a);
+		cJSON_AddStringToObject(b, "HostPort", hp);
+		cJSON_AddItemToArray(arr, b);
+	}
 	agent_ctr_free(&c);
 	return j;
 }

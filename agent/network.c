@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -78,14 +82,22 @@ int agent_port_parse(const char *s, struct agent_port *p, struct berr *err)
 	return 0;
 }
 
-static void net_dir(const char *root, char *out, size_t len)
-{
-	snprintf(out, len, "%s/network", root);
-}
-
+/* The bridge is the host's, so are its leases: one file for every data
+ * root, in /run (a reboot ends every container, and every lease) */
 static void leases_path(const char *root, char *out, size_t len)
 {
-	snprintf(out, len, "%s/network/leases", root);
+	(void)root;
+	snprintf(out, len, "%s", AGENT_LEASES);
+}
+
+/* A MAC derived from the address, as docker does (02:42:<ip>): a new
+ * container on a released address is reachable at once, no stale ARP. */
+static void mac_of(struct in_addr a, unsigned char mac[6])
+{
+	const unsigned char *b = (const unsigned char *)&a.s_addr;
+	mac[0] = 0x02;
+	mac[1] = 0x42;
+	memcpy(mac + 2, b, 4);
 }
 
 /* The bridge with the gateway address, up; refused on a subnet a host route
@@ -119,6 +131,32 @@ static int ensure_bridge(struct agent_net *n, struct berr *err)
 		if (!rc)
 			rc = net_nl_addr_add(&nl, AGENT_BRIDGE, n->gw, n->prefix, err);
 	}
+	if (!rc && idx < 0) {
+		/* the bridge's own MAC stays put as ports come and go */
+		unsigned char mac[6];
+		mac_of(n->gw, mac);
+		rc = net_nl_link_mac(&nl, AGENT_BRIDGE, mac, err);
+	}
+	if (!rc && idx >= 0) {
+		/* a bridge made with another "bip": say so, do not half-work */
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct ifreq ifr = { 0 };
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", AGENT_BRIDGE);
+		if (fd >= 0 && !ioctl(fd, SIOCGIFADDR, &ifr)) {
+			struct in_addr have = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr;
+			if (have.s_addr != n->gw.s_addr) {
+				char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+				inet_ntop(AF_INET, &have, a, sizeof(a));
+				inet_ntop(AF_INET, &n->gw, b, sizeof(b));
+				rc = berr_setmsg(
+					err, EEXIST,
+					"bridge %s has address %s, daemon.json's \"bip\" says %s: stop its containers and delete it (ip link del %s), or restore bip",
+					AGENT_BRIDGE, a, b, AGENT_BRIDGE);
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+	}
 	if (!rc) {
 		struct net_nl_link_opts o = NET_NL_LINK_OPTS_INIT;
 		o.up = 1;
@@ -129,20 +167,29 @@ static int ensure_bridge(struct agent_net *n, struct berr *err)
 }
 
 /* NAT's shared chains, set up once per boot (iptables is slow to run). */
-static bool ensure_nat(struct agent_net *n, const struct agent_config *cfg)
+static bool ensure_nat(struct agent_net *n, const struct agent_config *cfg, bool force)
 {
 	if (!cfg->iptables || !net_nat_available())
 		return false;
-	char mark[4200], boot[64] = "", have[64] = "";
-	snprintf(mark, sizeof(mark), "%s/network/nat-boot", n->root);
+	/* done once per boot and subnet (iptables is slow to run); a port rule
+	 * that fails for want of a chain calls for it again (force) */
+	char mark[4200], want[160], boot[64] = "", have[160] = "", sub[INET_ADDRSTRLEN];
+	snprintf(mark, sizeof(mark), "%s.nat", AGENT_LEASES);
 	fs_read_file("/proc/sys/kernel/random/boot_id", boot, sizeof(boot), NULL);
+	boot[strcspn(boot, "\n")] = '\0';
+	inet_ntop(AF_INET, &n->subnet, sub, sizeof(sub));
+	/* and per network namespace: each has its own tables */
+	struct stat ns;
+	unsigned long long nsino =
+		stat("/proc/self/ns/net", &ns) ? 0 : (unsigned long long)ns.st_ino;
+	snprintf(want, sizeof(want), "%s %s/%d %llu\n", boot, sub, n->prefix, nsino);
 	fs_read_file(mark, have, sizeof(have), NULL);
-	if (*boot && !strcmp(boot, have))
+	if (!force && *boot && !strcmp(want, have))
 		return true;
 	struct berr e = { 0 };
 	if (net_nat_setup(AGENT_BRIDGE, n->subnet, n->prefix, &e))
 		return false;
-	fs_write_replace(mark, boot, strlen(boot), 0644, false, &e);
+	fs_write_replace(mark, want, strlen(want), 0644, false, &e);
 	return true;
 }
 
@@ -302,8 +349,9 @@ int agent_net_prepare(const char *root, const struct agent_config *cfg, struct a
 		return berr_prefix(err, "daemon.json \"bip\"");
 	n->subnet = net_ipam_network(n->gw, n->prefix);
 	char dir[4200], lp[4200];
-	net_dir(root, dir, sizeof(dir));
 	leases_path(root, lp, sizeof(lp));
+	snprintf(dir, sizeof(dir), "%s", lp);
+	*strrchr(dir, '/') = '\0';
 	if ((rc = fs_mkdir_p(dir, 0700, err)))
 		return rc;
 	int lk = net_ipam_lock(lp, err);
@@ -315,7 +363,10 @@ int agent_net_prepare(const char *root, const struct agent_config *cfg, struct a
 	close(lk);
 	if (rc)
 		return rc;
-	n->nat = n->nports > 0 && ensure_nat(n, cfg);
+	/* masquerade and forwarding for every bridge container; DNAT rules only
+	 * for published ports */
+	bool nat = ensure_nat(n, cfg, false);
+	n->nat = n->nports > 0 && nat;
 	n->proxy = n->nports > 0 && (cfg->userland_proxy || !n->nat);
 	char a[INET_ADDRSTRLEN + 2], p[4200];
 	inet_ntop(AF_INET, &n->ip, a, sizeof(a));
@@ -357,9 +408,13 @@ int agent_net_setup(void *arg, pid_t pid, struct berr *err)
 		struct net_nl in;
 		rc = net_nl_open_ns(&in, nsfd, err);
 		if (!rc) {
+			unsigned char mac[6];
+			mac_of(n->ip, mac);
+			rc = net_nl_link_mac(&in, "eth0", mac, err);
 			struct net_nl_link_opts o = NET_NL_LINK_OPTS_INIT;
 			o.up = 1;
-			rc = net_nl_link_set(&in, "eth0", &o, err);
+			if (!rc)
+				rc = net_nl_link_set(&in, "eth0", &o, err);
 			if (!rc)
 				rc = net_nl_addr_add(&in, "eth0", n->ip, n->prefix, err);
 			struct in_addr any = { 0 };
@@ -379,8 +434,7 @@ int agent_net_setup(void *arg, pid_t pid, struct berr *err)
 static void write_ports(const struct agent_net *n)
 {
 	char text[AGENT_PORTS_MAX * 64], p[4200];
-	size_t used = 0;
-	text[0] = '\0';
+	size_t used = (size_t)snprintf(text, sizeof(text), "nat=%d\n", n->nat ? 1 : 0);
 	for (int i = 0; i < n->nports; i++) {
 		char a[INET_ADDRSTRLEN];
 		inet_ntop(AF_INET, &n->ports[i].host_ip, a, sizeof(a));
@@ -421,6 +475,13 @@ int agent_net_pre_start(void *arg, struct berr *err)
 					   .container_ip = n->ip,
 					   .container_port = n->ports[i].ctr_port };
 		int rc = net_nat_port_add(&np, err);
+		if (rc) {
+			/* the rules may have been flushed since: set up again, once */
+			struct berr e2 = { 0 };
+			struct agent_config c2 = { .iptables = true };
+			if (ensure_nat(n, &c2, true))
+				rc = net_nat_port_add(&np, &e2);
+		}
 		if (rc) {
 			net_nat_teardown_container(n->id, NULL);
 			net_proxy_free(n->px);
@@ -464,7 +525,7 @@ void agent_net_release_id(const char *root, const char *id)
 	/* NAT rules are only there for containers that published ports */
 	snprintf(p, sizeof(p), "%s/containers/%s/ports", root, id);
 	char buf[AGENT_PORTS_MAX * 64];
-	if (fs_read_file(p, buf, sizeof(buf), NULL) > 0 && net_nat_available())
+	if (fs_read_file(p, buf, sizeof(buf), NULL) > 0 && !strncmp(buf, "nat=1", 5))
 		net_nat_teardown_container(id, &e);
 	unlink(p);
 }

@@ -19,6 +19,7 @@ struct agent_config;
 
 #define AGENT_BRIDGE "berth0"
 #define AGENT_BIP_DEFAULT "172.30.0.1/16"
+#define AGENT_LEASES "/run/berth/network/leases" /* the host's, as berth0 is */
 #define AGENT_PORTS_MAX 64
 
 struct agent_port {

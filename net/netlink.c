@@ -430,6 +430,25 @@ int net_nl_veth_add(struct net_nl *nl, const char *name, const char *peer, struc
 	return net_nl_veth_add_ns(nl, name, 0, peer, -1, err);
 }
 
+int net_nl_link_mac(struct net_nl *nl, const char *name, const unsigned char mac[6],
+		    struct berr *err)
+{
+	if (!nl_name_ok(name))
+		return nl_bad_name(err, "set link", name);
+	int index = net_nl_ifindex(nl, name);
+	if (index < 0)
+		return berr_set(err, -index, "set link %s", name);
+	struct nl_req r;
+	struct ifinfomsg *ifi = nl_req_init(&r, RTM_SETLINK, NLM_F_ACK, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = index;
+	nl_attr(&r, IFLA_ADDRESS, mac, 6);
+	int ret = nl_talk(nl, &r, NULL, NULL, err);
+	if (ret < 0 && err)
+		berr_prefix(err, "set the address of %s", name);
+	return ret;
+}
+
 int net_nl_veth_add_ns(struct net_nl *nl, const char *name, int master, const char *peer,
 		       int peer_netns_fd, struct berr *err)
 {

@@ -78,6 +78,10 @@ int net_nl_bridge_add(struct net_nl *nl, const char *name, struct berr *err);
 /* Creates a veth pair name <-> peer, both down, in the socket's namespace. */
 int net_nl_veth_add(struct net_nl *nl, const char *name, const char *peer, struct berr *err);
 
+/* Sets a link's hardware address. */
+int net_nl_link_mac(struct net_nl *nl, const char *name, const unsigned char mac[6],
+		    struct berr *err);
+
 /* The same in one request, for a container: name enslaved to the bridge
  * master (ifindex) and up, peer created directly in the network namespace
  * peer_netns_fd. Creating the peer there avoids moving a device between
