@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Run benchmark: `berth run --rm IMAGE /bin/true` against `crun run` on an
+# Run benchmark: `berth run --rm --network none IMAGE /bin/true` (crun's bundle
+# has a network namespace with loopback only, podman runs --network=none;
+# berth's default bridge adds a veth: tests/bench/network.sh measures that)
+# against `crun run` on an
 # OCI bundle of the same image and against `podman run --rm`, side by side in
 # one hyperfine run; then the RSS of berth's per-container monitor next to
 # conmon's. Informational, not pass/fail, not part of `make check`.
@@ -161,7 +164,8 @@ procs_of() {
 			c=$(cat "$p/comm" 2>/dev/null) || continue
 			[ "$c" = "$2" ] || continue
 		fi
-		{ tr '\0' '\n' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$1" || continue
+		# a monitor's command line is its title; its open container dir names the root
+		{ tr '\0' '\n' <"$p/cmdline"; ls -l "$p/fd"; } 2>/dev/null | grep -qF -- "$1" || continue
 		echo "${p#/proc/}"
 	done
 }
@@ -370,9 +374,9 @@ fi
 if [ -n "$UNIFIED" ]; then PRE="umount $UNIFIED || exit 97;"; else PRE=; fi
 declare -A H=(
 	[wrap]="unshare -m sh -c '$PRE exec /bin/true'"
-	[berth]="unshare -m sh -c '$PRE exec $BERTH --root $BR run --rm $REF /bin/true'"
+	[berth]="unshare -m sh -c '$PRE exec $BERTH --root $BR run --rm --network none $REF /bin/true'"
 	[crun]="unshare -m sh -c '$PRE exec crun --root $CS run --bundle $CB bench-\$\$'"
-	[plain]="$BERTH --root $BR run --rm $REF /bin/true"
+	[plain]="$BERTH --root $BR run --rm --network none $REF /bin/true"
 )
 if [ -n "$PODMAN_HOW" ]; then
 	pod="${PODMAN[*]} run ${PODMAN_RUN[*]} $REF /bin/true"
