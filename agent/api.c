@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -379,7 +380,43 @@ static enum agent_api_result h_events(struct call *c)
 
 static enum agent_api_result h_images(struct call *c)
 {
-	return send_json(c, 200, agent_images_json(c->a->root, qbool(c, "all", false)));
+	cJSON *all = agent_images_json(c->a->root, qbool(c, "all", false));
+	char filters[2048] = "";
+	cJSON *fj = qstr(c, "filters", filters, sizeof(filters)) ? cJSON_Parse(filters) : NULL;
+	const cJSON *refs = cJSON_GetObjectItem(fj, "reference");
+	if (refs) {
+		/* reference=PATTERN: a tag (or repository) matching any pattern */
+		cJSON *out = cJSON_CreateArray();
+		cJSON *img;
+		while ((img = cJSON_DetachItemFromArray(all, 0))) {
+			bool keep = false;
+			const cJSON *tag, *pat;
+			cJSON_ArrayForEach(tag, cJSON_GetObjectItem(img, "RepoTags"))
+				cJSON_ArrayForEach(pat, refs)
+			{
+				const char *pv =
+					cJSON_IsString(pat) ? pat->valuestring : pat->string;
+				char repo[700];
+				snprintf(repo, sizeof(repo), "%s", cJSON_GetStringValue(tag) ?: "");
+				char *colon = strrchr(repo, ':');
+				if (!pv)
+					continue;
+				keep |= !fnmatch(pv, cJSON_GetStringValue(tag) ?: "", 0);
+				if (colon && !strchr(colon, '/')) {
+					*colon = '\0';
+					keep |= !fnmatch(pv, repo, 0);
+				}
+			}
+			if (keep)
+				cJSON_AddItemToArray(out, img);
+			else
+				cJSON_Delete(img);
+		}
+		cJSON_Delete(all);
+		all = out;
+	}
+	cJSON_Delete(fj);
+	return send_json(c, 200, all);
 }
 
 static enum agent_api_result h_image_inspect(struct call *c)
@@ -925,8 +962,10 @@ static enum agent_api_result h_kill(struct call *c)
 	enum agent_api_result res;
 	if (find_ctr(c, &ctr, &res))
 		return res;
-	char s[32] = "KILL";
+	char s[32] = "";
 	qstr(c, "signal", s, sizeof(s));
+	if (!*s)
+		snprintf(s, sizeof(s), "KILL");
 	int sig = agent_signal_parse(s);
 	struct berr e = { 0 };
 	int rc = !sig ? berr_setmsg(&e, EINVAL, "invalid signal: %s", s)
@@ -966,12 +1005,23 @@ static enum agent_api_result h_delete(struct call *c)
 }
 
 /* Waits for the container's exit through its monitor (as a watcher). */
-static int wait_exit(const char *dir, int *code, int timeout_ms)
+static bool client_gone(int cfd)
+{
+	struct pollfd p = { .fd = cfd, .events = POLLIN };
+	if (cfd < 0 || poll(&p, 1, 0) <= 0)
+		return false;
+	char b[64];
+	return recv(cfd, b, sizeof(b), MSG_DONTWAIT | MSG_PEEK) == 0 ||
+	       (p.revents & (POLLHUP | POLLERR));
+}
+
+static int wait_exit(const char *dir, int *code, int timeout_ms, int cfd)
 {
 	char sock[4200];
 	snprintf(sock, sizeof(sock), "%s/attach.sock", dir);
 	for (int waited = 0; access(sock, F_OK); waited += 20) {
-		if (access(dir, F_OK) || (timeout_ms >= 0 && waited >= timeout_ms))
+		if (access(dir, F_OK) || (timeout_ms >= 0 && waited >= timeout_ms) ||
+		    client_gone(cfd))
 			return -ENOENT;
 		usleep(20000);
 	}
@@ -983,6 +1033,14 @@ static int wait_exit(const char *dir, int *code, int timeout_ms)
 	size_t have = 0;
 	int rc = -EIO;
 	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = cfd, .events = POLLIN } };
+		if (poll(p, cfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents && client_gone(cfd))
+			break;
+		if (!p[0].revents)
+			continue;
 		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
 		if (n <= 0)
 			break;
@@ -1015,8 +1073,10 @@ static enum agent_api_result h_wait(struct call *c)
 	enum agent_api_result res;
 	if (find_ctr(c, &ctr, &res))
 		return res;
-	char cond[32] = "not-running";
+	char cond[32] = "";
 	qstr(c, "condition", cond, sizeof(cond));
+	if (!*cond)
+		snprintf(cond, sizeof(cond), "not-running");
 	if (!fork_off(c, &res)) {
 		agent_ctr_free(&ctr);
 		return res;
@@ -1026,7 +1086,9 @@ static enum agent_api_result h_wait(struct call *c)
 	bool running = agent_ctr_running(&ctr);
 	if (running || strcmp(cond, "not-running")) {
 		/* next-exit and removed wait for a start that may still come */
-		if (wait_exit(ctr.dir, &code, -1)) {
+		if (wait_exit(ctr.dir, &code, -1, c->fd)) {
+			if (client_gone(c->fd))
+				child_done(c);
 			agent_ctr_refresh(&ctr);
 			code = ctr.st.exit_code;
 		}
@@ -1323,7 +1385,9 @@ static enum agent_api_result h_stats(struct call *c)
 		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 		cJSON_AddStringToObject(j, "read", t);
 		cJSON_AddStringToObject(j, "preread", t);
-		cJSON_AddStringToObject(j, "name", ctr.name);
+		char nm[AGENT_NAME_MAX + 1];
+		snprintf(nm, sizeof(nm), "/%s", ctr.name);
+		cJSON_AddStringToObject(j, "name", nm);
 		cJSON_AddStringToObject(j, "id", ctr.id);
 		cJSON *pids = cJSON_AddObjectToObject(j, "pids_stats");
 		cJSON_AddNumberToObject(pids, "current", (double)cur.pids);
@@ -1846,6 +1910,21 @@ enum agent_api_result agent_api_handle(const struct agent_api *a, struct net_htt
 	/* /v1.45/containers/json: the version prefix is optional */
 	if (!strncmp(c.path, "/v", 2) && isdigit((unsigned char)c.path[2])) {
 		const char *slash = strchr(c.path + 1, '/');
+		int maj = 0, min = 0;
+		if (sscanf(c.path + 2, "%d.%d", &maj, &min) == 2) {
+			int v = maj * 1000 + min;
+			if (v < 1024)
+				return fail(
+					&c, 400,
+					"client version %d.%d is too old. Minimum supported API version is " AGENT_API_MIN_VERSION
+					", please upgrade your client to a newer version",
+					maj, min);
+			if (v > 1045)
+				return fail(
+					&c, 400,
+					"client version %d.%d is too new. Maximum supported API version is " AGENT_API_VERSION,
+					maj, min);
+		}
 		c.path = slash ? slash : "/";
 	}
 	bool path_known = false;

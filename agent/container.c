@@ -878,6 +878,21 @@ static void fix_implicit_dirs(const struct agent_ctr *c, char *const *layers, in
 	fs_write_replace(marker, "1\n", 2, 0644, false, &(struct berr){ 0 });
 }
 
+/* A container with a healthcheck is "starting" from its start on; the
+ * daemon's checks take it from there. */
+static void health_starting(const struct agent_ctr *c)
+{
+	const cJSON *hc = cJSON_GetObjectItem(cJSON_GetObjectItem(c->cfg, "Config"), "Healthcheck");
+	const char *t0 =
+		cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(hc, "Test"), 0));
+	if (!t0 || !strcmp(t0, "NONE"))
+		return;
+	char p[PATH_MAX + 16];
+	snprintf(p, sizeof(p), "%s/health", c->dir);
+	static const char text[] = "{\"Status\":\"starting\",\"FailingStreak\":0,\"Log\":[]}";
+	fs_write_replace(p, text, sizeof(text) - 1, 0644, false, &(struct berr){ 0 });
+}
+
 struct exit_ctx {
 	char root[PATH_MAX];
 	struct agent_ctr *c;
@@ -1201,8 +1216,10 @@ int agent_ctr_start(const char *root, const struct agent_config *cfg, struct age
 			if (!rc)
 				rc = rt_monitor_result(ready, &pid, code, err);
 			close(ready);
-			if (!rc)
+			if (!rc) {
 				agent_event_ctr(root, "start", c, NULL, NULL);
+				health_starting(c);
+			}
 			if (!rc && fd >= 0) {
 				int x = relay(fd, a, pid);
 				if (x < 0) {

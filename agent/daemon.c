@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,7 +42,7 @@
 #include "runtime/state.h"
 
 #define DAEMON_SOCK_DEFAULT "/run/berth/berth.sock"
-#define DAEMON_CONNS_MAX 256
+#define DAEMON_CONNS_MAX 1000
 #define DAEMON_IDLE_MS 120000  /* an idle keep-alive connection is closed */
 #define DAEMON_HEADER_MS 30000 /* a request must arrive this fast */
 #define DAEMON_SCAN_MS 1000    /* supervision pass */
@@ -297,7 +298,7 @@ static bool wants_restart(const struct agent_ctr *c, bool boot)
 	if (!strcmp(p, "unless-stopped"))
 		return !agent_ctr_user_stopped(c);
 	if (!strcmp(p, "on-failure"))
-		return !boot && !agent_ctr_user_stopped(c) && c->st.exit_code != 0 &&
+		return !agent_ctr_user_stopped(c) && c->st.exit_code != 0 &&
 		       (max <= 0 || c->st.restarts < max);
 	return false;
 }
@@ -409,6 +410,8 @@ static void health_start(struct agent_ctr *c, struct watch *w, const struct hc_c
 		signal(SIGCHLD, SIG_DFL);
 		close(pp[0]);
 		close(D->lfd);
+		if (D->lockfd >= 0)
+			close(D->lockfd);
 		char *argv[64];
 		int argc = 0;
 		const cJSON *it;
@@ -595,6 +598,8 @@ static pid_t fleet_child(const char *title, int (*fn)(const char *, const struct
 	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	close(D->lfd);
+	if (D->lockfd >= 0)
+		close(D->lockfd);
 	close(D->sigp[0]);
 	close(D->sigp[1]);
 	for (int i = 0; i < DAEMON_CONNS_MAX; i++)
@@ -619,8 +624,11 @@ static void fleet_exit(pid_t p, int st)
 	if (p == D->apply_pid) {
 		D->apply_pid = -1;
 		dlog(LOG_INFO, "fleet update finished (%s)",
-		     code ? "refused or rolled back" : "ok");
-		D->next_hb = now_ms(); /* report at once */
+		     code == 0   ? "applied"
+		     : code == 1 ? "refused or rolled back"
+				 : "pull failed, retried later");
+		/* report at once; a failed pull waits for the next interval */
+		D->next_hb = code == 2 ? now_ms() + jitter(interval) : now_ms();
 		return;
 	}
 	D->hb_pid = -1;
@@ -796,6 +804,13 @@ int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 		return agent_fail("daemon: listen on %s: %s", d.sock,
 				  d.lfd == -EADDRINUSE ? "another daemon answers there"
 						       : strerror(-d.lfd));
+	/* room for DAEMON_CONNS_MAX clients: the soft fd limit up to the hard one */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < DAEMON_CONNS_MAX + 64) {
+		rl.rlim_cur =
+			rl.rlim_max < DAEMON_CONNS_MAX + 64 ? rl.rlim_max : DAEMON_CONNS_MAX + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (pipe2(d.sigp, O_CLOEXEC | O_NONBLOCK))
 		return agent_fail("daemon: pipe: %s", strerror(errno));
 	sig_fd = d.sigp[1];

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <sys/timex.h>
@@ -480,6 +481,8 @@ int agent_fleet_heartbeat(const char *root, const struct agent_config *cfg)
 
 /* --- applying a revision --- */
 
+static int fleet_apply(const char *root, const struct agent_config *cfg);
+
 static void spec_hash(const cJSON *spec, char out[DIGEST_STR_MAX])
 {
 	char *s = cJSON_PrintUnformatted(spec);
@@ -692,6 +695,12 @@ static void rollback(const char *root, const struct agent_config *cfg, const cha
 					agent_ctr_free(&r);
 				}
 			}
+		} else if (*label(c, LABEL_REV) && strcmp(label(c, LABEL_REV), rev) &&
+			   !agent_ctr_running(c) && agent_ctr_user_stopped(c)) {
+			/* stopped by the update but not yet renamed (a crash in between) */
+			struct agent_attach a = { 0 };
+			int code;
+			agent_ctr_start(root, cfg, c, &a, &code, &e);
 		}
 		agent_ctr_free(c);
 	}
@@ -787,7 +796,36 @@ static int settle(const char *root, const struct agent_config *cfg, char names[]
 	}
 }
 
+/* Held for a whole update: a daemon restarted while an orphaned update
+ * still runs neither recovers under it nor starts another. */
+static int update_lock(const char *root, bool wait)
+{
+	char p[4200], dir[4200];
+	snprintf(dir, sizeof(dir), "%s/fleet", root);
+	fs_mkdir_p(dir, 0700, NULL);
+	fpath(root, "update.lock", p, sizeof(p));
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB))) {
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
 int agent_fleet_apply(const char *root, const struct agent_config *cfg)
+{
+	int lk = update_lock(root, true);
+	int ret = fleet_apply(root, cfg);
+	if (lk >= 0)
+		close(lk);
+	return ret;
+}
+
+static int fleet_apply(const char *root, const struct agent_config *cfg)
 {
 	cJSON *d = load_json(root, "desired.json");
 	if (!d)
@@ -841,12 +879,21 @@ int agent_fleet_apply(const char *root, const struct agent_config *cfg)
 		status_set(root, NULL, NULL, rc ? e.msg : NULL, u);
 		cJSON_Delete(u);
 	}
+	if (rc && !rtd && (e.code == ENOENT || e.code == EACCES || e.code == EPERM)) {
+		/* an image the registry does not have (or refuses us): the
+		 * revision is refused as a whole, nothing changed */
+		journal_clear(root);
+		status_set(root, rev, "refused", e.msg, NULL);
+		cJSON_Delete(d);
+		return 1;
+	}
 	if (rc && !rtd) {
-		/* nothing changed: the next heartbeat brings the revision again */
+		/* nothing changed: the next heartbeat (at its interval) brings
+		 * the revision again */
 		journal_clear(root);
 		status_set(root, NULL, NULL, e.msg, NULL);
 		cJSON_Delete(d);
-		return 0;
+		return 2;
 	}
 	if (!rc) {
 		journal(root, rev, prev, "replacing", NULL);
@@ -928,6 +975,12 @@ void agent_fleet_recover(const char *root, const struct agent_config *cfg)
 	cJSON *j = load_json(root, "journal.json");
 	if (!j)
 		return;
+	/* an update that outlived its daemon still runs: it finishes itself */
+	int lk = update_lock(root, false);
+	if (lk < 0) {
+		cJSON_Delete(j);
+		return;
+	}
 	const char *step = jstr(j, "step"), *rev = jstr(j, "revision");
 	if (!strcmp(step, "pulling")) {
 		/* nothing had changed: drop it; the portal sends the revision again */
@@ -942,4 +995,5 @@ void agent_fleet_recover(const char *root, const struct agent_config *cfg)
 	}
 	journal_clear(root);
 	cJSON_Delete(j);
+	close(lk);
 }

@@ -29,8 +29,8 @@ int agent_fleet_retry_after(const char *root);
 
 /* Applies fleet/desired.json (in a child of the daemon): pull, replace,
  * settle, and roll back on failure; every step journaled. Returns 0 when the
- * revision was applied or is retried later (a pull failed), 1 when it was
- * refused or rolled back. */
+ * revision was applied, 1 when it was refused or rolled back, 2 when a pull
+ * failed and the next heartbeat brings it again. */
 int agent_fleet_apply(const char *root, const struct agent_config *cfg);
 
 /* At daemon start: finishes or rolls back an update a crash interrupted. */
