@@ -696,10 +696,14 @@ static void rollback(const char *root, const struct agent_config *cfg, const cha
 				}
 			}
 		} else if (*label(c, LABEL_REV) && strcmp(label(c, LABEL_REV), rev) &&
-			   !agent_ctr_running(c) && agent_ctr_user_stopped(c)) {
-			/* stopped by the update but not yet renamed (a crash in between) */
+			   agent_ctr_user_stopped(c)) {
+			/* stopped by the update but not yet renamed (a crash in
+			 * between), or still stopping: a TERM it was sent may end it
+			 * any time, so it is stopped for good and started again */
 			struct agent_attach a = { 0 };
 			int code;
+			if (agent_ctr_running(c))
+				agent_ctr_stop(c, SIGKILL, 0, &e);
 			agent_ctr_start(root, cfg, c, &a, &code, &e);
 		}
 		agent_ctr_free(c);
