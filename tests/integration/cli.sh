@@ -48,21 +48,28 @@ else
 	skip "info shows data root and device id" "this machine has no /etc/machine-id"
 fi
 
-# Started as berthd the binary is the daemon: same as `berth daemon`.
+# Started as berthd the binary is the daemon: same as `berth daemon`. Compared on
+# --help and on a bad flag, which both return at once (with no arguments the
+# daemon would start and run).
 d=$(mktemp -d)
 ln -s "$BERTH" "$d/berthd"
 saved=$BERTH
-BERTH=$d/berthd run
+BERTH=$d/berthd run --help
+bh_rc=$RC bh_out=$OUT bh_err=$ERR
+BERTH=$d/berthd run --bogus
 BERTH=$saved
 rm -rf "$d"
 bd_rc=$RC bd_err=$ERR
 run version
 if grep -q -- '+daemon' <<<"$OUT"; then
-	run daemon
-	expect "berthd name runs the daemon command" "berthd: rc=$bd_rc err='$bd_err'" \
-		test "$bd_rc" = "$RC" -a "$bd_err" = "$ERR" -a "$RC" != 2
+	run daemon --help
+	expect "berthd --help is berth daemon --help" "berthd: rc=$bh_rc out='$(head -1 <<<"$bh_out")'" \
+		test "$bh_rc" = 0 -a "$RC" = 0 -a "$bh_out" = "$OUT" -a -n "$(grep '^Usage: berth daemon' <<<"$OUT")"
+	run daemon --bogus
+	expect "berthd with a bad flag fails as berth daemon does" "berthd: rc=$bd_rc err='$bd_err'" \
+		test "$bd_rc" = 2 -a "$RC" = 2 -a "$bd_err" = "$ERR" -a -n "$(grep "unknown flag '--bogus'" <<<"$ERR")"
 else
-	expect "berthd in a build without the daemon fails clearly" "rc=$bd_rc err='$bd_err'" \
-		test "$bd_rc" = 1 -a -n "$(grep '^berth: error: berthd: the daemon is not part of this build' <<<"$bd_err")"
+	expect "berthd in a build without the daemon fails clearly" "rc=$bh_rc err='$bh_err'" \
+		test "$bh_rc" = 1 -a -n "$(grep '^berth: error: berthd: the daemon is not part of this build' <<<"$bh_err")"
 fi
 finish
