@@ -515,6 +515,50 @@ static enum agent_api_result h_image_create(struct call *c)
 	child_done(c);
 }
 
+static void search_item(void *ctx, const char *host, const char *name, const char *tags)
+{
+	cJSON *o = cJSON_CreateObject();
+	char full[REF_HOST_MAX + REF_PATH_MAX + 2], desc[600];
+	snprintf(full, sizeof(full), "%s/%s", host, name);
+	snprintf(desc, sizeof(desc), "tags: %s", *tags ? tags : "(none)");
+	cJSON_AddStringToObject(o, "name", full);
+	cJSON_AddStringToObject(o, "description", desc);
+	cJSON_AddNumberToObject(o, "star_count", 0);
+	cJSON_AddBoolToObject(o, "is_official", false);
+	cJSON_AddBoolToObject(o, "is_automated", false);
+	cJSON_AddItemToArray(ctx, o);
+}
+
+/* GET /images/search?term=REGISTRY[/TERM]&limit=N: the registry's catalog
+ * (there is no search in the distribution API), in a child: it waits on the
+ * network. */
+static enum agent_api_result h_image_search(struct call *c)
+{
+	char term[REF_HOST_MAX + REF_PATH_MAX + 2] = "", lim[16] = "";
+	if (!qstr(c, "term", term, sizeof(term)) || !*term)
+		return fail(c, 400, "term is required");
+	int limit = qstr(c, "limit", lim, sizeof(lim)) && *lim ? atoi(lim) : 25;
+	if (limit < 1 || limit > 1000)
+		return fail(c, 400, "limit must be from 1 to 1000");
+	enum agent_api_result res;
+	if (!fork_off(c, &res))
+		return res;
+	cJSON *arr = cJSON_CreateArray();
+	struct berr e = { 0 };
+	int st = agent_search(c->a->cfg, term, limit, search_item, arr, &e);
+	if (st == -EINVAL) {
+		cJSON_Delete(arr);
+		fail(c, 400, "search %s: %s (give a registry, e.g. localhost:5000/busybox)", term,
+		     e.msg);
+	} else if (st < 0) {
+		cJSON_Delete(arr);
+		fail(c, 502, "search %s: %s", term, e.msg);
+	} else {
+		send_json(c, 200, arr);
+	}
+	child_done(c);
+}
+
 static enum agent_api_result h_image_prune(struct call *c)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -1854,6 +1898,7 @@ static const struct route {
 	{ "GET", FIXED, "/images/json", NULL, h_images },
 	{ "POST", FIXED, "/images/create", NULL, h_image_create },
 	{ "POST", FIXED, "/images/prune", NULL, h_image_prune },
+	{ "GET", FIXED, "/images/search", NULL, h_image_search },
 	{ "GET", IMG, "/images/", "/json", h_image_inspect },
 	{ "POST", IMG, "/images/", "/tag", h_image_tag },
 	{ "DELETE", IMG, "/images/", "", h_image_delete },

@@ -64,6 +64,14 @@ void agent_config_registry(const struct agent_config *c, const struct net_ref *r
  * for something that is not a registry host ("busybox"). */
 int agent_registry_host(const char *arg, struct net_ref *ref, struct berr *err);
 
+/* Repositories of the registry named by spec ("REGISTRY[/TERM]") whose name
+ * contains TERM, at most limit, each passed to emit with its tags joined by
+ * ", ": `berth search` and GET /images/search. -EINVAL when spec names no
+ * registry. */
+int agent_search(const struct agent_config *cfg, const char *spec, int limit,
+		 void (*emit)(void *ctx, const char *host, const char *name, const char *tags),
+		 void *ctx, struct berr *err);
+
 /* The credentials file and its key for a registry host (Docker Hub's is
  * "https://index.docker.io/v1/"). */
 void agent_auth_path(const struct agent_config *c, char *out, size_t len);
