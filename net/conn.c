@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +108,31 @@ int net_conn_open(struct net_conn *c, const char *host, uint16_t port, bool tls,
 			net_conn_close(c);
 			return -(err && err->code ? err->code : EPROTO);
 		}
+	}
+	return 0;
+}
+
+int net_conn_open_unix(struct net_conn *c, const char *path, int timeout_ms, struct berr *err)
+{
+	c->tls = NULL;
+	c->timeout_ms = timeout_ms;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return berr_setmsg(err, ENAMETOOLONG, "unix://%s: socket path too long", path);
+	strcpy(sa.sun_path, path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->fd < 0)
+		return berr_set(err, errno, "socket");
+	/* a full backlog is EAGAIN on a UNIX socket: try again until the deadline */
+	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	while (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		if (e == EINTR || (e == EAGAIN && now_ms() < deadline)) {
+			poll(NULL, 0, 10);
+			continue;
+		}
+		net_conn_close(c);
+		return berr_set(err, e, "connect unix://%s", path);
 	}
 	return 0;
 }

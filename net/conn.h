@@ -1,4 +1,5 @@
-/* A client connection: TCP with deadlines, optionally wrapped in TLS. */
+/* A client connection: TCP with deadlines, optionally wrapped in TLS, or a
+ * local UNIX socket. */
 #ifndef BERTH_CONN_H
 #define BERTH_CONN_H
 
@@ -24,6 +25,11 @@ struct net_conn {
 int net_conn_open(struct net_conn *c, const char *host, uint16_t port, bool tls,
 		  const struct net_tls_trust *trust, const char *certs_name, int timeout_ms,
 		  struct berr *err);
+
+/* Connects to the UNIX socket at path (a local daemon's API), waiting at
+ * most timeout_ms while its backlog is full. Returns 0 or -errno with err
+ * ("connect unix:///run/x.sock: Connection refused"). */
+int net_conn_open_unix(struct net_conn *c, const char *path, int timeout_ms, struct berr *err);
 
 /* Reads up to len bytes: count, 0 at EOF, or -errno (-ETIMEDOUT). */
 ssize_t net_conn_read(struct net_conn *c, void *buf, size_t len, struct berr *err);

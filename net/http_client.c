@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+
 void http_client_init(struct http_client *c, const struct net_tls_trust *trust, int timeout_ms)
 {
 	memset(c, 0, offsetof(struct http_client, buf));
@@ -82,8 +84,12 @@ int http_client_send(struct http_client *c, const char *method, const struct htt
 		bool reused = same_peer(c, u);
 		if (!reused) {
 			http_client_close(c);
-			int rc = net_conn_open(&c->conn, u->host, u->port, u->tls, c->trust,
-					       c->certs_name, c->timeout_ms, err);
+			int rc = CONFIG_DAEMON && c->unix_path
+					 ? net_conn_open_unix(&c->conn, c->unix_path, c->timeout_ms,
+							      err)
+					 : net_conn_open(&c->conn, u->host, u->port, u->tls,
+							 c->trust, c->certs_name, c->timeout_ms,
+							 err);
 			if (rc < 0)
 				return rc;
 			c->open = true;
@@ -91,6 +97,8 @@ int http_client_send(struct http_client *c, const char *method, const struct htt
 			c->port = u->port;
 			snprintf(c->host, sizeof(c->host), "%s", u->host);
 		}
+		/* what is buffered belongs to the previous answer, whose body is done */
+		c->off = c->have = 0;
 		int rc = send_request(c, method, u, headers, body, blen, err);
 		ssize_t hl = rc < 0 ? rc : read_head(c, err);
 		/* A kept-alive connection the server closed meanwhile fails on

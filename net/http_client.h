@@ -17,6 +17,7 @@ struct http_client {
 	const struct net_tls_trust *trust;
 	const char *certs_name; /* certs.d entry to use instead of each host's own */
 	int timeout_ms;
+	const char *unix_path; /* connect here instead of the URL's host (CONFIG_DAEMON) */
 	/* body state of the current response */
 	bool in_body;
 	bool chunked;
