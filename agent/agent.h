@@ -18,9 +18,13 @@ struct agent_opts {
 	const char *root;        /* data root, --root; default AGENT_DEFAULT_ROOT */
 	bool root_set;           /* --root given: it wins over daemon.json's data-root */
 	const char *config_file; /* --config-file; NULL: $BERTH_CONFIG/daemon.json */
+	const char *host;        /* the daemon's socket path when commands go through
+				  * its API (-H, BERTH_HOST, or the default one
+				  * answering); NULL: work on the store directly */
 };
 
 #define AGENT_DEFAULT_ROOT "/var/lib/berth"
+#define AGENT_SOCK_DEFAULT "/run/berth/berth.sock"
 
 /* A command gets its own argv (argv[0] is the command name) and returns an
  * exit code. */
@@ -64,6 +68,10 @@ agent_cmd_fn agent_cmd_events;
 struct cJSON;
 /* A container as docker inspect shows it, or NULL when ref names none. */
 struct cJSON *agent_container_json(const char *root, const char *ref);
+/* Containers as GET /containers/json lists them (docker's filters object,
+ * may be NULL), newest first; NULL with err when the list cannot be read. */
+struct cJSON *agent_containers_json(const char *root, bool all, const struct cJSON *filters,
+				    struct berr *err);
 /* Prints j through a Go-template subset: {{.A.B}}, {{json .A}}, {{.A}} of
  * an array joined by spaces; other text as is; a newline at the end. */
 void agent_print_format(const struct cJSON *j, const char *fmt);

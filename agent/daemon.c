@@ -41,7 +41,7 @@
 #include "runtime/container.h"
 #include "runtime/state.h"
 
-#define DAEMON_SOCK_DEFAULT "/run/berth/berth.sock"
+#define DAEMON_SOCK_DEFAULT AGENT_SOCK_DEFAULT
 #define DAEMON_CONNS_MAX 1000
 #define DAEMON_IDLE_MS 120000  /* an idle keep-alive connection is closed */
 #define DAEMON_HEADER_MS 30000 /* a request must arrive this fast */

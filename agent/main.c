@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "agent.h"
+#include "agent/client.h"
 #include "board/title.h"
 
 struct agent_cmd {
@@ -59,12 +60,25 @@ static void print_help(FILE *f)
 	      "A container agent for embedded Linux fleets.\n\n"
 	      "Options:\n"
 	      "  --config-file F daemon.json to read (default $BERTH_CONFIG/daemon.json,\n"
-	      "                  $BERTH_CONFIG defaulting to /etc/berth)\n"
-	      "  --root DIR      Data root (default " AGENT_DEFAULT_ROOT ")\n"
-	      "  -h, --help      Print this help\n"
-	      "  -v, --version   Print the version\n\n"
-	      "Commands:\n",
+	      "                  $BERTH_CONFIG defaulting to /etc/berth)\n",
 	      f);
+	if (CONFIG_DAEMON)
+		fputs("  -H, --host unix:///PATH\n"
+		      "                  Go through the daemon's API on this socket (also\n"
+		      "                  $BERTH_HOST); an error when it does not answer\n",
+		      f);
+	fputs("  --root DIR      Data root (default " AGENT_DEFAULT_ROOT ")\n"
+	      "  -h, --help      Print this help\n"
+	      "  -v, --version   Print the version\n\n",
+	      f);
+	if (CONFIG_DAEMON)
+		fputs("ps, images, inspect, start, stop, restart, kill, rm, rmi, tag, pull, rename,\n"
+		      "pause, unpause, logs, wait and volume go through the daemon's API when -H or\n"
+		      "$BERTH_HOST names its socket, or when neither nor --root is given and\n"
+		      "unix://" AGENT_SOCK_DEFAULT " answers. --root without -H works on the\n"
+		      "store directly, as do all other commands.\n\n",
+		      f);
+	fputs("Commands:\n", f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].fn)
 			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -94,6 +108,7 @@ int main(int argc, char **argv)
 		return agent_cmd_daemon(&o, argc, argv);
 	}
 
+	const char *host = NULL;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
@@ -111,6 +126,12 @@ int main(int argc, char **argv)
 			o.root_set = true;
 		} else if (!strcmp(a, "--root")) {
 			return agent_usage("flag --root needs a directory");
+		} else if ((!strcmp(a, "-H") || !strcmp(a, "--host")) && i + 1 < argc) {
+			host = argv[++i];
+		} else if (!strncmp(a, "--host=", 7)) {
+			host = a + 7;
+		} else if (!strcmp(a, "-H") || !strcmp(a, "--host")) {
+			return agent_usage("flag %s needs unix:///path", a);
 		} else if (!strcmp(a, "--config-file") && i + 1 < argc) {
 			o.config_file = argv[++i];
 		} else if (!strncmp(a, "--config-file=", 14)) {
@@ -134,5 +155,14 @@ int main(int argc, char **argv)
 	const struct agent_cmd *c = find_cmd(argv[i]);
 	if (!c)
 		return agent_usage("unknown command '%s' (see 'berth --help')", argv[i]);
+	if (host && !CONFIG_DAEMON)
+		return agent_usage(
+			"-H %s: this build has no daemon client (CONFIG_DAEMON): use --root to work on a store",
+			host);
+	if (CONFIG_DAEMON && strcmp(argv[i], "daemon")) {
+		int rc = agent_client_select(&o, host);
+		if (rc)
+			return rc;
+	}
 	return c->fn(&o, argc - i, argv + i);
 }

@@ -1,0 +1,51 @@
+/* The CLI's way to a running daemon: Docker Engine API requests over its
+ * UNIX socket (CONFIG_DAEMON only). Commands that the daemon can do for them
+ * call these when o->host is set and render the same JSON the direct path
+ * builds. */
+#ifndef BERTH_AGENT_CLIENT_H
+#define BERTH_AGENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "agent/agent.h"
+#include "board/err.h"
+
+struct cJSON;
+
+#define AGENT_API_BODY_MAX (8 << 20) /* a JSON answer larger than this is refused */
+#define AGENT_API_TIMEOUT_MS 60000   /* a request without progress this long fails */
+
+/* Chooses between the daemon and the store for o: host is -H's value (NULL
+ * when not given). -H, else (without --root) $BERTH_HOST, names a socket that
+ * must answer; with neither and no --root, the default socket is used when it
+ * accepts a connection. Sets o->host to the socket path, or leaves it NULL
+ * (work on the store). Returns 0, or an exit code after printing one line. */
+int agent_client_select(struct agent_opts *o, const char *host);
+
+/* Sends "METHOD /v<api>path" (path already percent-encoded where needed) with
+ * an optional JSON body. timeout_ms < 0: wait as long as the daemon takes
+ * (stop, wait, follow). Returns the HTTP status, or -errno with err when the
+ * daemon could not be reached. On 2xx the body is then read with
+ * agent_api_read; on >= 400 it is read here and err gets the daemon's
+ * message (code ENOENT for 404, EBUSY for 409, EINVAL for 400, EIO else). */
+int agent_api_open(const struct agent_opts *o, const char *method, const char *path,
+		   const char *body, int timeout_ms, struct berr *err);
+
+/* Body bytes of the current answer: count, 0 at its end, or -errno. */
+ssize_t agent_api_read(void *buf, size_t len, struct berr *err);
+
+/* The Content-Type of the current answer ("" when none). */
+const char *agent_api_content_type(void);
+
+/* agent_api_open plus the whole body parsed (*out, may be NULL when the
+ * body is empty or out is NULL; caller frees). Returns as agent_api_open. */
+int agent_api_call(const struct agent_opts *o, const char *method, const char *path,
+		   const char *body, int timeout_ms, struct cJSON **out, struct berr *err);
+
+/* Percent-encodes s for a path segment or query value into out (truncated
+ * to len, NUL-terminated). Returns out. */
+char *agent_api_enc(const char *s, char *out, size_t len);
+
+#endif
