@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -545,6 +547,91 @@ int rt_cgroup_enter(const struct rt_cgroup *cg, pid_t pid, struct berr *err)
 			return berr_prefix(err, "cgroup %s: add pid %d", cg->name, (int)pid);
 	}
 	return 0;
+}
+
+/* clone3's arguments up to the cgroup field (CLONE_ARGS_SIZE_VER2), spelled
+ * out here: musl's headers and the kernel's <linux/sched.h> clash. */
+struct cg_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+		set_tid_size, cgroup;
+};
+#define CG_CLONE_INTO_CGROUP 0x200000000ULL
+#ifndef SYS_clone3
+#define SYS_clone3 435 /* the same number on every architecture */
+#endif
+
+/* Whether the kernel queued SIGKILL for child p while creating it (it is
+ * queued before clone3 returns, so this is not a race). */
+static bool cg_born_killed(pid_t p)
+{
+	char path[32], buf[2048];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)p);
+	if (fs_read_file(path, buf, sizeof(buf), NULL) < 0)
+		return true;
+	const char *sh = strstr(buf, "\nShdPnd:"), *st = strstr(buf, "\nState:");
+	unsigned long long pend = sh ? strtoull(sh + 9, NULL, 16) : 0;
+	if (st)
+		st += 8 + strspn(st + 8, " \t");
+	return (pend & (1ull << (SIGKILL - 1))) || (st && (*st == 'Z' || *st == 'X'));
+}
+
+pid_t rt_cgroup_fork(const struct rt_cgroup *cg, bool *entered, struct berr *err)
+{
+	const char *dirs[CG_MAXDIRS];
+	int n = cg_dirs(cg, dirs), fds[CG_MAXDIRS], v2fd = -1;
+	*entered = false;
+	for (int i = 0; i < n; i++)
+		fds[i] = -1;
+	bool ok = n > 0;
+	for (int i = 0; i < n && ok; i++) {
+		char path[PATH_MAX + 16];
+		bool v2 = dirs[i] == cg->v2dir;
+		snprintf(path, sizeof(path), "%s%s", dirs[i], v2 ? "" : "/tasks");
+		fds[i] = open(path, v2 ? O_RDONLY | O_DIRECTORY | O_CLOEXEC : O_WRONLY | O_CLOEXEC);
+		ok = fds[i] >= 0;
+		if (v2)
+			v2fd = fds[i];
+	}
+	pid_t p = -1;
+	if (ok) {
+		struct cg_clone_args a = { .exit_signal = SIGCHLD };
+		if (v2fd >= 0) {
+			a.flags = CG_CLONE_INTO_CGROUP;
+			a.cgroup = (uint64_t)v2fd;
+		}
+		p = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+	}
+	if (p == 0) {
+		/* "0" in a v1 tasks file moves the writer alone and takes no
+		 * global lock; the child has one thread, so that is all of it */
+		for (int i = 0; i < n; i++) {
+			if (fds[i] == v2fd)
+				continue;
+			if (write(fds[i], "0", 1) != 1) {
+				berr_set(err, errno, "cgroup %s: join %s", cg->name, dirs[i]);
+				return 0;
+			}
+		}
+		*entered = true;
+		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (p > 0 && v2fd >= 0 && cg_born_killed(p)) {
+		/* some kernels (6.18 here) kill a child cloned into a group
+		 * that was ever emptied with cgroup.kill: fork as before */
+		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+			;
+		p = -1;
+	}
+	if (p > 0) {
+		*entered = true;
+		return p;
+	}
+	/* no clone3 (kernel before 5.7 for the cgroup, qemu-user), or the
+	 * kernel refused the group: an ordinary fork, then rt_cgroup_enter */
+	return fork();
 }
 
 static int64_t cg_now_ms(void)

@@ -93,6 +93,19 @@ int rt_cgroup_create(struct rt_cgroup *cg, const struct rt_cg_limits *l, struct 
 /* Moves pid into every directory of the group. */
 int rt_cgroup_enter(const struct rt_cgroup *cg, pid_t pid, struct berr *err);
 
+/* Forks a child that is in the group from its start, without the write of
+ * its pid to cgroup.procs that rt_cgroup_enter does (that write waits for an
+ * RCU grace period: 5-15 ms here, the largest single cost of a container
+ * start). clone3(CLONE_INTO_CGROUP) puts it in the v2 directory, and the
+ * child writes "0" to each v1 hierarchy's tasks file (the writer alone moves,
+ * which needs no global lock; the child has one thread). Returns as fork()
+ * does. In the parent, *entered false means clone3 was not available (kernel
+ * before 5.7, qemu-user) or refused: the child came from fork() and the
+ * parent must call rt_cgroup_enter. In the child, *entered false means it
+ * could not join a v1 hierarchy (err says which) and must fail. Call it only
+ * in a process with one thread. */
+pid_t rt_cgroup_fork(const struct rt_cgroup *cg, bool *entered, struct berr *err);
+
 /* Freezes or thaws every process of the group; waits until the state holds
  * (at most 2 s: then a freeze is undone and -ETIMEDOUT returned). Uses the v1
  * freezer when it is mounted, else v2's cgroup.freeze (kernel 5.2). */

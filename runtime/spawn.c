@@ -605,7 +605,9 @@ int rt_spawn(const struct rt_spec *s, const struct rt_cgroup *cg, pid_t *pid, in
 	}
 	sigset_t old;
 	block_signals(&old);
-	pid_t p = fork();
+	bool in_cg = false;
+	struct berr cgerr = { 0 };
+	pid_t p = cg ? rt_cgroup_fork(cg, &in_cg, &cgerr) : fork();
 	if (p != 0 && ownpid >= 0) {
 		setns(ownpid, CLONE_NEWPID);
 		close(ownpid);
@@ -620,6 +622,8 @@ int rt_spawn(const struct rt_spec *s, const struct rt_cgroup *cg, pid_t *pid, in
 		close(errp[0]);
 		close(syncp[1]);
 		close(upp[0]);
+		if (cg && !in_cg && cgerr.msg[0])
+			child_fail(errp[1], RT_EXIT_FAIL, &cgerr);
 		stdio_setup(s->stdio, s->tty);
 		int netfd[2] = { upp[1], syncp[0] };
 		if (child_setup(s, netfd, &e))
@@ -633,7 +637,7 @@ int rt_spawn(const struct rt_spec *s, const struct rt_cgroup *cg, pid_t *pid, in
 	syncp[0] = -1;
 	close(upp[1]);
 	upp[1] = -1;
-	if (cg && (rc = rt_cgroup_enter(cg, p, err))) {
+	if (cg && !in_cg && (rc = rt_cgroup_enter(cg, p, err))) {
 		kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
 		goto out;
@@ -710,12 +714,16 @@ int rt_exec_spawn(const struct rt_exec *x, const struct rt_cgroup *cg, pid_t *pi
 	}
 	sigset_t old;
 	block_signals(&old);
-	pid_t p = fork();
+	bool in_cg = false;
+	struct berr cgerr = { 0 };
+	pid_t p = cg ? rt_cgroup_fork(cg, &in_cg, &cgerr) : fork();
 	if (p == 0) {
 		struct berr e;
 		char c;
 		close(errp[0]);
 		close(syncp[1]);
+		if (cg && !in_cg && cgerr.msg[0])
+			child_fail(errp[1], RT_EXIT_FAIL, &cgerr);
 		if (read(syncp[0], &c, 1) != 1)
 			_exit(RT_EXIT_FAIL);
 		if (exec_join(x, &e))
@@ -746,7 +754,7 @@ int rt_exec_spawn(const struct rt_exec *x, const struct rt_cgroup *cg, pid_t *pi
 	close(syncp[0]);
 	if (p < 0) {
 		rc = berr_set(err, errno, "fork");
-	} else if (cg && (rc = rt_cgroup_enter(cg, p, err))) {
+	} else if (cg && !in_cg && (rc = rt_cgroup_enter(cg, p, err))) {
 		kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
 	} else if (write(syncp[1], "g", 1) != 1) {
