@@ -11,6 +11,7 @@
 # containers (berth rm -f), daemons (by pid), the registry, and any process
 # still holding a file under the work dir (a leftover monitor or worker is
 # also reported as a failure).
+# shellcheck disable=SC2034 # variables read by checks that expect evals
 . "$(dirname "$0")/lib"
 . "$TOP/tests/integration/fixtures/registry.sh"
 . "$TOP/tests/integration/fixtures/images.sh"
@@ -382,7 +383,6 @@ expect "docker images --filter reference=PATTERN" "images" test "$RC:$OUT" = "0:
 run "${B[@]}" run --rm "$REF" sh -c 'echo via berth; exit 3'
 expect "berth run --rm (daemon running): output and exit code 3" "run" test "$RC:$OUT" = "3:via berth"
 run "${B[@]}" run -d --name bc "$REF" sh -c "echo hi; $LOOP"
-bc=$OUT
 dk ps --format '{{.Names}}'
 expect "docker ps sees a container started by berth" "ps" test "$RC:$OUT" = "0:bc"
 dk exec bc sh -c 'echo $((2+3))'
