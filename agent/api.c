@@ -569,111 +569,14 @@ static enum agent_api_result h_image_prune(struct call *c)
 
 /* --- containers --- */
 
-static cJSON *ports_json(const struct agent_ctr *ctr)
-{
-	cJSON *a = cJSON_CreateArray();
-	struct agent_port p[AGENT_PORTS_MAX];
-	int n = agent_ctr_running(ctr) ? agent_net_ports(ctr, p, AGENT_PORTS_MAX) : 0;
-	for (int i = 0; i < n; i++) {
-		char ip[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &p[i].host_ip, ip, sizeof(ip));
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "IP", ip);
-		cJSON_AddNumberToObject(o, "PrivatePort", p[i].ctr_port);
-		cJSON_AddNumberToObject(o, "PublicPort", p[i].host_port);
-		cJSON_AddStringToObject(o, "Type", p[i].proto == IPPROTO_UDP ? "udp" : "tcp");
-		cJSON_AddItemToArray(a, o);
-	}
-	return a;
-}
-
 static enum agent_api_result h_containers(struct call *c)
 {
-	bool all = qbool(c, "all", false);
-	struct agent_ctr *v;
-	struct berr e = { 0 };
-	int n = agent_ctr_list(c->a->root, &v, &e);
-	if (n < 0)
-		return fail_err(c, &e);
 	char filters[2048] = "";
 	cJSON *fj = qstr(c, "filters", filters, sizeof(filters)) ? cJSON_Parse(filters) : NULL;
-	cJSON *arr = cJSON_CreateArray();
-	for (int i = 0; i < n; i++) {
-		struct agent_ctr *ct = &v[i];
-		bool running = agent_ctr_running(ct);
-		bool keep = all || running;
-		const cJSON *fk;
-		cJSON_ArrayForEach(fk, fj)
-		{
-			bool any = false, ok = false;
-			const cJSON *fv;
-			cJSON_ArrayForEach(fv, fk)
-			{
-				const char *val = cJSON_IsString(fv) ? fv->valuestring : fv->string;
-				if (!val)
-					continue;
-				any = true;
-				if (!strcmp(fk->string, "status"))
-					ok |= !strcmp(val, agent_ctr_state_word(ct));
-				else if (!strcmp(fk->string, "name"))
-					ok |= strstr(ct->name, val[0] == '/' ? val + 1 : val) !=
-					      NULL;
-				else if (!strcmp(fk->string, "id"))
-					ok |= !strncmp(ct->id, val, strlen(val));
-				else
-					ok = true;
-			}
-			if (any && !ok)
-				keep = false;
-			if (any && !strcmp(fk->string, "status"))
-				keep = keep || ok;
-		}
-		if (!keep) {
-			agent_ctr_free(ct);
-			continue;
-		}
-		cJSON *j = cJSON_CreateObject();
-		cJSON_AddStringToObject(j, "Id", ct->id);
-		cJSON *names = cJSON_AddArrayToObject(j, "Names");
-		char nm[AGENT_NAME_MAX + 1], cmd[1024], status[128];
-		snprintf(nm, sizeof(nm), "/%s", ct->name);
-		cJSON_AddItemToArray(names, cJSON_CreateString(nm));
-		const cJSON *cc = cJSON_GetObjectItem(ct->cfg, "Config");
-		cJSON_AddStringToObject(j, "Image", jstr(cc, "Image"));
-		cJSON_AddStringToObject(j, "ImageID", jstr(ct->cfg, "Image"));
-		size_t used = (size_t)snprintf(cmd, sizeof(cmd), "%s", jstr(ct->cfg, "Path"));
-		const cJSON *it;
-		cJSON_ArrayForEach(it, cJSON_GetObjectItem(ct->cfg, "Args")) if (used < sizeof(cmd))
-			used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " %s",
-						 cJSON_GetStringValue(it) ?: "");
-		cJSON_AddStringToObject(j, "Command", cmd);
-		cJSON_AddNumberToObject(
-			j, "Created",
-			(double)((long long)cJSON_GetNumberValue(
-					 cJSON_GetObjectItem(ct->cfg, "CreatedNs")) /
-				 1000000000LL));
-		cJSON_AddItemToObject(j, "Ports", ports_json(ct));
-		cJSON_AddItemToObject(j, "Labels",
-				      cJSON_Duplicate(cJSON_GetObjectItem(cc, "Labels"), true)
-					      ?: cJSON_CreateObject());
-		cJSON_AddStringToObject(j, "State", agent_ctr_state_word(ct));
-		agent_ctr_status_text(ct, status, sizeof(status));
-		cJSON_AddStringToObject(j, "Status", status);
-		cJSON *hc = cJSON_AddObjectToObject(j, "HostConfig");
-		cJSON_AddStringToObject(
-			hc, "NetworkMode",
-			jstr(cJSON_GetObjectItem(ct->cfg, "HostConfig"), "NetworkMode"));
-		cJSON *ns = cJSON_AddObjectToObject(j, "NetworkSettings");
-		cJSON_AddObjectToObject(ns, "Networks");
-		cJSON_AddItemToObject(j, "Mounts",
-				      cJSON_Duplicate(cJSON_GetObjectItem(ct->cfg, "Mounts"), true)
-					      ?: cJSON_CreateArray());
-		cJSON_AddItemToArray(arr, j);
-		agent_ctr_free(ct);
-	}
-	free(v);
+	struct berr e = { 0 };
+	cJSON *arr = agent_containers_json(c->a->root, qbool(c, "all", false), fj, &e);
 	cJSON_Delete(fj);
-	return send_json(c, 200, arr);
+	return arr ? send_json(c, 200, arr) : fail_err(c, &e);
 }
 
 /* Docker's create body as the CLI's flags: one builder for both. */
@@ -1028,14 +931,7 @@ static enum agent_api_result h_delete(struct call *c)
 	if (find_ctr(c, &ctr, &res))
 		return res;
 	bool force = qbool(c, "force", false), vols = qbool(c, "v", false);
-	if (agent_ctr_running(&ctr) && !force) {
-		res = fail(
-			c, 409,
-			"cannot remove container %s: container is running: stop the container before removing or force remove",
-			ctr.name);
-		agent_ctr_free(&ctr);
-		return res;
-	}
+	/* a running container without force: agent_ctr_remove says so (409) */
 	if (!fork_off(c, &res)) {
 		agent_ctr_free(&ctr);
 		return res;

@@ -16,12 +16,14 @@
 #include <cjson/cJSON.h>
 
 #include "agent/agent.h"
+#include "agent/client.h"
 #include "agent/container.h"
 #include "agent/flags.h"
 #include "agent/network.h"
 #include "agent/events.h"
 #include "agent/settings.h"
 #include "board/fs.h"
+#include "config.h"
 #include "runtime/cgroup.h"
 #include "runtime/log.h"
 #include "runtime/state.h"
@@ -113,23 +115,6 @@ const char *agent_ctr_state_word(const struct agent_ctr *c)
 	return rt_status_name(c->st.status);
 }
 
-static void command_text(const struct agent_ctr *c, char *out, size_t len, bool trunc)
-{
-	size_t used = (size_t)snprintf(out, len, "\"%s", jstr(c->cfg, "Path"));
-	const cJSON *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(c->cfg, "Args"))
-	{
-		if (used >= len - 2)
-			break;
-		used += (size_t)snprintf(out + used, len - used, " %s",
-					 cJSON_IsString(it) ? it->valuestring : "");
-	}
-	if (trunc && strlen(out) > 19)
-		strcpy(out + 16, "…");
-	if (strlen(out) < len - 1)
-		strcat(out, "\"");
-}
-
 static void fmt_time(long long ns, char *out, size_t len)
 {
 	if (!ns) {
@@ -140,57 +125,6 @@ static void fmt_time(long long ns, char *out, size_t len)
 	struct tm tm;
 	strftime(out, len, "%Y-%m-%dT%H:%M:%S", gmtime_r(&t, &tm));
 	snprintf(out + strlen(out), len - strlen(out), ".%09lldZ", ns % 1000000000LL);
-}
-
-static bool filter_ok(const struct agent_ctr *c, const struct agent_strlist *f)
-{
-	for (int i = 0; i < f->n; i++) {
-		const char *eq = strchr(f->v[i], '=');
-		if (!eq)
-			return false;
-		size_t kl = (size_t)(eq - f->v[i]);
-		const char *v = eq + 1;
-		if (!strncmp(f->v[i], "status", kl) && kl == 6) {
-			if (strcmp(v, agent_ctr_state_word(c)))
-				return false;
-		} else if (!strncmp(f->v[i], "name", kl) && kl == 4) {
-			if (!strstr(c->name, v[0] == '/' ? v + 1 : v))
-				return false;
-		} else if (!strncmp(f->v[i], "id", kl) && kl == 2) {
-			if (strncmp(c->id, v, strlen(v)))
-				return false;
-		} else if (!strncmp(f->v[i], "exited", kl) && kl == 6) {
-			if (c->st.status != RT_EXITED || c->st.exit_code != atoi(v))
-				return false;
-		} else if (!strncmp(f->v[i], "ancestor", kl) && kl == 8) {
-			const cJSON *cc = cJSON_GetObjectItem(c->cfg, "Config");
-			if (strcmp(jstr(cc, "Image"), v) &&
-			    strncmp(jstr(c->cfg, "Image") + 7, v, strlen(v)))
-				return false;
-		} else {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* "0.0.0.0:8080->80/tcp, ..." as docker ps shows published ports. */
-static void ports_text(const struct agent_ctr *c, char *out, size_t len)
-{
-	struct agent_port p[AGENT_PORTS_MAX];
-	int n = agent_net_ports(c, p, AGENT_PORTS_MAX);
-	size_t used = 0;
-	out[0] = '\0';
-	for (int i = 0; i < n && used < len; i++) {
-		char a[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &p[i].host_ip, a, sizeof(a));
-		int w = snprintf(out + used, len - used, "%s%s:%u->%u/%s", i ? ", " : "", a,
-				 p[i].host_port, p[i].ctr_port,
-				 p[i].proto == IPPROTO_UDP ? "udp" : "tcp");
-		if (w < 0)
-			break;
-		used += (size_t)w;
-	}
 }
 
 int agent_cmd_port(const struct agent_opts *o, int argc, char **argv)
@@ -232,6 +166,176 @@ int agent_cmd_port(const struct agent_opts *o, int argc, char **argv)
 	return AGENT_EXIT_OK;
 }
 
+static cJSON *ports_json(const struct agent_ctr *ctr)
+{
+	cJSON *a = cJSON_CreateArray();
+	struct agent_port p[AGENT_PORTS_MAX];
+	int n = agent_ctr_running(ctr) ? agent_net_ports(ctr, p, AGENT_PORTS_MAX) : 0;
+	for (int i = 0; i < n; i++) {
+		char ip[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &p[i].host_ip, ip, sizeof(ip));
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "IP", ip);
+		cJSON_AddNumberToObject(o, "PrivatePort", p[i].ctr_port);
+		cJSON_AddNumberToObject(o, "PublicPort", p[i].host_port);
+		cJSON_AddStringToObject(o, "Type", p[i].proto == IPPROTO_UDP ? "udp" : "tcp");
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+/* One filter value against a container; unknown keys match. */
+static bool filter_one(const struct agent_ctr *ct, const char *key, const char *val)
+{
+	if (!strcmp(key, "status"))
+		return !strcmp(val, agent_ctr_state_word(ct));
+	if (!strcmp(key, "name"))
+		return strstr(ct->name, val[0] == '/' ? val + 1 : val) != NULL;
+	if (!strcmp(key, "id"))
+		return !strncmp(ct->id, val, strlen(val));
+	if (!strcmp(key, "exited"))
+		return ct->st.status == RT_EXITED && ct->st.exit_code == atoi(val);
+	if (!strcmp(key, "ancestor")) {
+		const char *img = jstr(ct->cfg, "Image");
+		return !strcmp(jstr(cJSON_GetObjectItem(ct->cfg, "Config"), "Image"), val) ||
+		       (strlen(img) > 7 && !strncmp(img + 7, val, strlen(val)));
+	}
+	return true;
+}
+
+static bool ctr_wanted(const struct agent_ctr *ct, bool all, const cJSON *filters)
+{
+	bool keep = all || agent_ctr_running(ct);
+	const cJSON *fk;
+	cJSON_ArrayForEach(fk, filters)
+	{
+		bool any = false, ok = false;
+		const cJSON *fv;
+		cJSON_ArrayForEach(fv, fk)
+		{
+			const char *val = cJSON_IsString(fv) ? fv->valuestring : fv->string;
+			if (!val || !fk->string)
+				continue;
+			any = true;
+			ok |= filter_one(ct, fk->string, val);
+		}
+		if (any && !ok)
+			keep = false;
+		/* asking for a status shows stopped containers too */
+		if (any && !strcmp(fk->string, "status"))
+			keep = keep || ok;
+	}
+	return keep;
+}
+
+cJSON *agent_containers_json(const char *root, bool all, const cJSON *filters, struct berr *err)
+{
+	struct agent_ctr *v;
+	int n = agent_ctr_list(root, &v, err);
+	if (n < 0)
+		return NULL;
+	cJSON *arr = cJSON_CreateArray();
+	for (int i = 0; i < n; i++) {
+		struct agent_ctr *ct = &v[i];
+		if (!ctr_wanted(ct, all, filters)) {
+			agent_ctr_free(ct);
+			continue;
+		}
+		cJSON *j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "Id", ct->id);
+		cJSON *names = cJSON_AddArrayToObject(j, "Names");
+		char nm[AGENT_NAME_MAX + 1], cmd[1024], status[128];
+		snprintf(nm, sizeof(nm), "/%s", ct->name);
+		cJSON_AddItemToArray(names, cJSON_CreateString(nm));
+		const cJSON *cc = cJSON_GetObjectItem(ct->cfg, "Config");
+		cJSON_AddStringToObject(j, "Image", jstr(cc, "Image"));
+		cJSON_AddStringToObject(j, "ImageID", jstr(ct->cfg, "Image"));
+		size_t used = (size_t)snprintf(cmd, sizeof(cmd), "%s", jstr(ct->cfg, "Path"));
+		const cJSON *it;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(ct->cfg, "Args")) if (used < sizeof(cmd))
+			used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " %s",
+						 cJSON_GetStringValue(it) ?: "");
+		cJSON_AddStringToObject(j, "Command", cmd);
+		cJSON_AddNumberToObject(
+			j, "Created",
+			(double)((long long)cJSON_GetNumberValue(
+					 cJSON_GetObjectItem(ct->cfg, "CreatedNs")) /
+				 1000000000LL));
+		cJSON_AddItemToObject(j, "Ports", ports_json(ct));
+		cJSON_AddItemToObject(j, "Labels",
+				      cJSON_Duplicate(cJSON_GetObjectItem(cc, "Labels"), true)
+					      ?: cJSON_CreateObject());
+		cJSON_AddStringToObject(j, "State", agent_ctr_state_word(ct));
+		agent_ctr_status_text(ct, status, sizeof(status));
+		cJSON_AddStringToObject(j, "Status", status);
+		cJSON *hc = cJSON_AddObjectToObject(j, "HostConfig");
+		cJSON_AddStringToObject(
+			hc, "NetworkMode",
+			jstr(cJSON_GetObjectItem(ct->cfg, "HostConfig"), "NetworkMode"));
+		cJSON *ns = cJSON_AddObjectToObject(j, "NetworkSettings");
+		cJSON_AddObjectToObject(ns, "Networks");
+		cJSON_AddItemToObject(j, "Mounts",
+				      cJSON_Duplicate(cJSON_GetObjectItem(ct->cfg, "Mounts"), true)
+					      ?: cJSON_CreateArray());
+		cJSON_AddItemToArray(arr, j);
+		agent_ctr_free(ct);
+	}
+	free(v);
+	return arr;
+}
+
+/* One row of ps from one item of GET /containers/json. */
+static void ps_row(const cJSON *c, bool notrunc, bool quiet, const char *format)
+{
+	char id[AGENT_CTR_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%.*s", notrunc ? AGENT_CTR_ID_LEN : 12, jstr(c, "Id"));
+	if (quiet) {
+		printf("%s\n", id);
+		return;
+	}
+	char cmd[1100], created[80], ports[256] = "";
+	snprintf(cmd, sizeof(cmd) - 4, "\"%s", jstr(c, "Command"));
+	if (!notrunc && strlen(cmd) > 19)
+		strcpy(cmd + 16, "…");
+	strcat(cmd, "\"");
+	long long secs = (long long)time(NULL) -
+			 (long long)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "Created"));
+	human_duration(secs, created, sizeof(created) - 5);
+	strcat(created, " ago");
+	size_t used = 0;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, cJSON_GetObjectItem(c, "Ports"))
+	{
+		int w = snprintf(ports + used, sizeof(ports) - used, "%s%s:%d->%d/%s",
+				 used ? ", " : "", jstr(p, "IP"),
+				 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "PublicPort")),
+				 (int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "PrivatePort")),
+				 jstr(p, "Type"));
+		if (w < 0 || (size_t)w >= sizeof(ports) - used)
+			break;
+		used += (size_t)w;
+	}
+	const char *name =
+		cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(c, "Names"), 0));
+	name = name ? name + (name[0] == '/') : "";
+	if (format) {
+		cJSON *row = cJSON_CreateObject();
+		cJSON_AddStringToObject(row, "ID", id);
+		cJSON_AddStringToObject(row, "Image", jstr(c, "Image"));
+		cJSON_AddStringToObject(row, "Command", cmd);
+		cJSON_AddStringToObject(row, "RunningFor", created);
+		cJSON_AddStringToObject(row, "Status", jstr(c, "Status"));
+		cJSON_AddStringToObject(row, "State", jstr(c, "State"));
+		cJSON_AddStringToObject(row, "Ports", ports);
+		cJSON_AddStringToObject(row, "Names", name);
+		agent_print_format(row, format);
+		cJSON_Delete(row);
+		return;
+	}
+	printf("%-14s %-20s %-22s %-18s %-28s %-8s %s\n", id, jstr(c, "Image"), cmd, created,
+	       jstr(c, "Status"), ports, name);
+}
+
 int agent_cmd_ps(const struct agent_opts *o, int argc, char **argv)
 {
 	bool all = false, quiet = false, notrunc = false, latest = false, size = false;
@@ -260,83 +364,110 @@ int agent_cmd_ps(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 0)
 		return agent_usage("ps: takes no arguments");
+	/* docker's filters JSON, {"status": ["exited"], ...}, for both paths */
+	cJSON *fj = cJSON_CreateObject();
 	for (int i = 0; i < filters.n; i++) {
-		static const char *const keys[] = { "status=", "name=", "id=", "exited=",
-						    "ancestor=" };
-		bool ok = false;
-		for (int k = 0; k < 5; k++)
-			ok |= !strncmp(filters.v[i], keys[k], strlen(keys[k]));
-		if (!ok)
+		static const char *const keys[] = { "status", "name", "id", "exited", "ancestor" };
+		const char *eq = strchr(filters.v[i], '=');
+		int k = 0;
+		while (eq && k < 5 &&
+		       (strlen(keys[k]) != (size_t)(eq - filters.v[i]) ||
+			strncmp(filters.v[i], keys[k], strlen(keys[k]))))
+			k++;
+		if (!eq || k == 5) {
+			cJSON_Delete(fj);
 			return agent_usage("ps: unsupported filter '%s'", filters.v[i]);
+		}
+		cJSON *vals = cJSON_GetObjectItem(fj, keys[k]);
+		if (!vals)
+			vals = cJSON_AddArrayToObject(fj, keys[k]);
+		cJSON_AddItemToArray(vals, cJSON_CreateString(eq + 1));
 	}
 	if (latest)
 		last = 1;
 	if (last > 0 || filters.n)
 		all = true;
-	char root[PATH_MAX];
-	if (root_of(o, root, sizeof(root)))
-		return AGENT_EXIT_FAIL;
-	struct agent_ctr *v;
+	cJSON *arr = NULL;
 	struct berr err = { 0 };
-	int nc = agent_ctr_list(root, &v, &err);
-	if (nc < 0)
+	if (CONFIG_DAEMON && o->host) {
+		char *fs = cJSON_PrintUnformatted(fj), path[4096], enc[3072];
+		snprintf(path, sizeof(path), "/containers/json?all=%d&filters=%s", all,
+			 agent_api_enc(fs ? fs : "{}", enc, sizeof(enc)));
+		free(fs);
+		if (agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &arr, &err) != 200) {
+			cJSON_Delete(arr);
+			arr = NULL;
+		}
+	} else {
+		char root[PATH_MAX];
+		if (root_of(o, root, sizeof(root))) {
+			cJSON_Delete(fj);
+			return AGENT_EXIT_FAIL;
+		}
+		arr = agent_containers_json(root, all, fj, &err);
+	}
+	cJSON_Delete(fj);
+	if (!arr)
 		return agent_fail("ps: %s", err.msg);
 	if (!quiet && !format)
 		printf("%-14s %-20s %-22s %-18s %-28s %-8s %s\n", "CONTAINER ID", "IMAGE",
 		       "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
 	int shown = 0;
-	for (int i = 0; i < nc; i++) {
-		struct agent_ctr *c = &v[i];
-		bool running = c->st.status == RT_RUNNING;
-		if ((!all && !running) || !filter_ok(c, &filters) || (last > 0 && shown >= last))
-			continue;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, arr)
+	{
+		if (last > 0 && shown >= last)
+			break;
 		shown++;
-		char id[AGENT_CTR_ID_LEN + 1];
-		snprintf(id, sizeof(id), "%.*s", notrunc ? AGENT_CTR_ID_LEN : 12, c->id);
-		if (quiet) {
-			printf("%s\n", id);
-			continue;
-		}
-		char cmd[512], created[80], status[96];
-		command_text(c, cmd, sizeof(cmd), !notrunc);
-		long long cns =
-			(long long)cJSON_GetNumberValue(cJSON_GetObjectItem(c->cfg, "CreatedNs"));
-		human_duration((rt_now_ns() - cns) / 1000000000LL, created, sizeof(created) - 5);
-		strcat(created, " ago");
-		agent_ctr_status_text(c, status, sizeof(status));
-		const char *image = jstr(cJSON_GetObjectItem(c->cfg, "Config"), "Image");
-		char ports[256] = "";
-		if (running)
-			ports_text(c, ports, sizeof(ports));
-		if (format) {
-			cJSON *row = cJSON_CreateObject();
-			cJSON_AddStringToObject(row, "ID", id);
-			cJSON_AddStringToObject(row, "Image", image);
-			cJSON_AddStringToObject(row, "Command", cmd);
-			cJSON_AddStringToObject(row, "RunningFor", created);
-			cJSON_AddStringToObject(row, "Status", status);
-			cJSON_AddStringToObject(row, "State", agent_ctr_state_word(c));
-			cJSON_AddStringToObject(row, "Ports", ports);
-			cJSON_AddStringToObject(row, "Names", c->name);
-			agent_print_format(row, format);
-			cJSON_Delete(row);
-			continue;
-		}
-		printf("%-14s %-20s %-22s %-18s %-28s %-8s %s\n", id, image, cmd, created, status,
-		       ports, c->name);
+		ps_row(c, notrunc, quiet, format);
 	}
-	for (int i = 0; i < nc; i++)
-		agent_ctr_free(&v[i]);
-	free(v);
+	cJSON_Delete(arr);
 	return AGENT_EXIT_OK;
 }
 
-/* Runs fn on each container argument; prints the argument on success as
- * docker does. Returns 0, or 1 when any failed. */
+/* The API call that does what each_arg's fn does: METHOD, the path's rest
+ * after /containers/{id}, and how long the daemon may take. */
+struct api_op {
+	const char *method;
+	char rest[160];
+	int timeout_ms;
+	bool wait; /* print the StatusCode of the answer */
+};
+
+static int each_api(const struct agent_opts *o, int n, char **argv, const struct api_op *op,
+		    bool echo)
+{
+	int ret = AGENT_EXIT_OK;
+	for (int i = 1; i <= n; i++) {
+		char enc[1024], path[1200];
+		snprintf(path, sizeof(path), "/containers/%s%s",
+			 agent_api_enc(argv[i], enc, sizeof(enc)), op->rest);
+		cJSON *j = NULL;
+		struct berr err = { 0 };
+		int st = agent_api_call(o, op->method, path, NULL, op->timeout_ms, &j, &err);
+		if (st == 404)
+			ret = agent_fail("%s: %s", argv[0], err.msg);
+		else if (st < 200 || st >= 400)
+			ret = agent_fail("%s %s: %s", argv[0], argv[i], err.msg);
+		else if (op->wait)
+			printf("%d\n",
+			       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "StatusCode")));
+		else if (echo)
+			printf("%s\n", argv[i]);
+		fflush(stdout);
+		cJSON_Delete(j);
+	}
+	return ret;
+}
+
+/* Runs fn on each container argument (or, through the daemon, op); prints
+ * the argument on success as docker does. Returns 0, or 1 when any failed. */
 static int each_arg(const struct agent_opts *o, int n, char **argv,
 		    int (*fn)(const char *root, struct agent_ctr *c, void *arg, struct berr *err),
-		    void *arg, bool echo)
+		    void *arg, bool echo, const struct api_op *op)
 {
+	if (CONFIG_DAEMON && o->host)
+		return each_api(o, n, argv, op, echo);
 	char root[PATH_MAX];
 	if (root_of(o, root, sizeof(root)))
 		return AGENT_EXIT_FAIL;
@@ -374,6 +505,21 @@ static int stop_one(const char *root, struct agent_ctr *c, void *arg, struct ber
 	}
 	int sig = agent_signal_parse(a->signal ? a->signal : jstr(cc, "StopSignal"));
 	return agent_ctr_stop(c, sig ? sig : SIGTERM, t, err);
+}
+
+/* "/stop?t=5&signal=HUP": what stop and restart ask the daemon. */
+static void stop_query(const struct stop_args *a, const char *verb, char *out, size_t len)
+{
+	char t[16] = "", sig[64] = "";
+	if (!CONFIG_DAEMON)
+		return;
+	if (a->timeout >= 0)
+		snprintf(t, sizeof(t), "%d", a->timeout);
+	if (a->signal)
+		agent_api_enc(a->signal, sig, sizeof(sig));
+	snprintf(out, len, "%s%s%s%s%s%s", verb, *t || *sig ? "?" : "", *t ? "t=" : "", t,
+		 *t && *sig ? "&" : "", *sig ? "signal=" : "");
+	snprintf(out + strlen(out), len - strlen(out), "%s", sig);
 }
 
 static int parse_stop(int argc, char **argv, struct stop_args *a, const char *what)
@@ -414,7 +560,9 @@ int agent_cmd_stop(const struct agent_opts *o, int argc, char **argv)
 	int n = parse_stop(argc, argv, &a, "Stop one or more running containers.");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
-	return each_arg(o, n, argv, stop_one, &a, true);
+	struct api_op op = { "POST", "", -1, false };
+	stop_query(&a, "/stop", op.rest, sizeof(op.rest));
+	return each_arg(o, n, argv, stop_one, &a, true, &op);
 }
 
 static int restart_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
@@ -434,11 +582,15 @@ int agent_cmd_restart(const struct agent_opts *o, int argc, char **argv)
 	int n = parse_stop(argc, argv, &a, "Restart one or more containers.");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	struct api_op op = { "POST", "", -1, false };
+	stop_query(&a, "/restart", op.rest, sizeof(op.rest));
+	if (CONFIG_DAEMON && o->host)
+		return each_arg(o, n, argv, restart_one, &a, true, &op);
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
 	a.cfg = &cfg;
-	int rc = each_arg(o, n, argv, restart_one, &a, true);
+	int rc = each_arg(o, n, argv, restart_one, &a, true, &op);
 	agent_config_free(&cfg);
 	return rc;
 }
@@ -464,7 +616,12 @@ int agent_cmd_kill(const struct agent_opts *o, int argc, char **argv)
 	int s = agent_signal_parse(sig);
 	if (!s)
 		return agent_usage("kill: unknown signal '%s'", sig);
-	return each_arg(o, n, argv, kill_one, &s, true);
+	struct api_op op = { "POST", "", AGENT_API_TIMEOUT_MS, false };
+	char enc[64];
+	if (CONFIG_DAEMON)
+		snprintf(op.rest, sizeof(op.rest), "/kill?signal=%s",
+			 agent_api_enc(sig, enc, sizeof(enc)));
+	return each_arg(o, n, argv, kill_one, &s, true, &op);
 }
 
 struct rm_args {
@@ -498,7 +655,9 @@ int agent_cmd_rm(const struct agent_opts *o, int argc, char **argv)
 		return agent_usage("rm: needs at least one container");
 	if (link)
 		return agent_usage("rm: --link is not supported");
-	return each_arg(o, n, argv, rm_one, &a, true);
+	struct api_op op = { "DELETE", "", -1, false };
+	snprintf(op.rest, sizeof(op.rest), "?force=%d&v=%d", a.force, a.volumes);
+	return each_arg(o, n, argv, rm_one, &a, true, &op);
 }
 
 static int wait_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
@@ -517,7 +676,8 @@ int agent_cmd_wait(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n < 1)
 		return agent_usage("wait: needs at least one container");
-	return each_arg(o, n, argv, wait_one, NULL, false);
+	const struct api_op op = { "POST", "/wait", -1, true };
+	return each_arg(o, n, argv, wait_one, NULL, false, &op);
 }
 
 static int pause_one(const char *root, struct agent_ctr *c, void *arg, struct berr *err)
@@ -537,7 +697,9 @@ static int pause_cmd(const struct agent_opts *o, int argc, char **argv, bool fre
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n < 1)
 		return agent_usage("%s: needs at least one container", argv[0]);
-	return each_arg(o, n, argv, pause_one, &freeze, true);
+	struct api_op op = { "POST", "", AGENT_API_TIMEOUT_MS, false };
+	snprintf(op.rest, sizeof(op.rest), "/%s", freeze ? "pause" : "unpause");
+	return each_arg(o, n, argv, pause_one, &freeze, true, &op);
 }
 
 int agent_cmd_pause(const struct agent_opts *o, int argc, char **argv)
@@ -558,10 +720,19 @@ int agent_cmd_rename(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n != 2)
 		return agent_usage("rename: needs a container and a new name");
+	struct berr err = { 0 };
+	if (CONFIG_DAEMON && o->host) {
+		char a[1024], b[1024], path[2200];
+		snprintf(path, sizeof(path), "/containers/%s/rename?name=%s",
+			 agent_api_enc(argv[1], a, sizeof(a)),
+			 agent_api_enc(argv[2], b, sizeof(b)));
+		int st = agent_api_call(o, "POST", path, NULL, AGENT_API_TIMEOUT_MS, NULL, &err);
+		return st >= 200 && st < 300 ? AGENT_EXIT_OK
+					     : agent_fail("rename %s: %s", argv[1], err.msg);
+	}
 	char root[PATH_MAX];
 	if (root_of(o, root, sizeof(root)))
 		return AGENT_EXIT_FAIL;
-	struct berr err = { 0 };
 	if (agent_ctr_rename(root, argv[1], argv[2], &err))
 		return agent_fail("rename %s: %s", argv[1], err.msg);
 	return AGENT_EXIT_OK;
@@ -633,6 +804,59 @@ static int parse_when(const char *s, struct timespec *ts)
 	return 0;
 }
 
+/* logs through the daemon: docker's stream (8-byte frame headers, stream 1
+ * stdout, 2 stderr; raw bytes for a tty container) to our stdout and stderr. */
+static int logs_api(const struct agent_opts *o, const char *ref, const struct rt_log_read_opts *ro)
+{
+	char enc[1024], path[1400], since[40] = "", until[40] = "";
+	if (ro->since.tv_sec)
+		snprintf(since, sizeof(since), "&since=%lld.%09ld", (long long)ro->since.tv_sec,
+			 ro->since.tv_nsec);
+	if (ro->until.tv_sec)
+		snprintf(until, sizeof(until), "&until=%lld.%09ld", (long long)ro->until.tv_sec,
+			 ro->until.tv_nsec);
+	snprintf(path, sizeof(path),
+		 "/containers/%s/logs?stdout=1&stderr=1&follow=%d&timestamps=%d&tail=%ld%s%s",
+		 agent_api_enc(ref, enc, sizeof(enc)), ro->follow, ro->timestamps, ro->tail, since,
+		 until);
+	struct berr err = { 0 };
+	int st = agent_api_open(o, "GET", path, NULL, ro->follow ? -1 : AGENT_API_TIMEOUT_MS, &err);
+	if (st == 404)
+		return agent_fail("logs: %s", err.msg);
+	if (st != 200)
+		return agent_fail("logs %s: %s", ref, err.msg);
+	bool raw = !strcmp(agent_api_content_type(), "application/vnd.docker.raw-stream");
+	unsigned char h[8];
+	size_t hn = 0, left = 0;
+	FILE *f = stdout;
+	char buf[16384];
+	ssize_t n;
+	while ((n = agent_api_read(buf, sizeof(buf), &err)) > 0) {
+		for (size_t i = 0; i < (size_t)n;) {
+			if (raw) {
+				left = (size_t)n;
+			} else if (!left) {
+				h[hn++] = (unsigned char)buf[i++];
+				if (hn < 8)
+					continue;
+				hn = 0;
+				f = h[0] == 2 ? stderr : stdout;
+				left = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) |
+				       ((size_t)h[6] << 8) | h[7];
+				continue;
+			}
+			size_t k = (size_t)n - i < left ? (size_t)n - i : left;
+			if (fwrite(buf + i, 1, k, f) != k)
+				return AGENT_EXIT_OK; /* a closed pipe ends logs quietly */
+			i += k;
+			left -= k;
+		}
+		if (fflush(stdout) || fflush(stderr))
+			return AGENT_EXIT_OK;
+	}
+	return n < 0 ? agent_fail("logs %s: %s", ref, err.msg) : AGENT_EXIT_OK;
+}
+
 int agent_cmd_logs(const struct agent_opts *o, int argc, char **argv)
 {
 	bool follow = false, timestamps = false, details = false;
@@ -675,6 +899,8 @@ int agent_cmd_logs(const struct agent_opts *o, int argc, char **argv)
 		return agent_usage("logs: --since %s: not a time or duration", since);
 	if (until && parse_when(until, &ro.until))
 		return agent_usage("logs: --until %s: not a time or duration", until);
+	if (CONFIG_DAEMON && o->host)
+		return logs_api(o, argv[1], &ro);
 	char root[PATH_MAX];
 	if (root_of(o, root, sizeof(root)))
 		return AGENT_EXIT_FAIL;
@@ -1218,12 +1444,27 @@ static int container_inspect(const struct agent_opts *o, int argc, char **argv)
 	if (n < 1)
 		return agent_usage("container inspect: needs at least one container");
 	char root[PATH_MAX];
-	if (root_of(o, root, sizeof(root)))
+	bool api = CONFIG_DAEMON && o->host;
+	if (!api && root_of(o, root, sizeof(root)))
 		return AGENT_EXIT_FAIL;
 	int ret = AGENT_EXIT_OK;
 	cJSON *arr = cJSON_CreateArray();
 	for (int i = 1; i <= n; i++) {
-		cJSON *j = agent_container_json(root, argv[i]);
+		cJSON *j = NULL;
+		if (api) {
+			char enc[1024], path[1200];
+			struct berr err = { 0 };
+			snprintf(path, sizeof(path), "/containers/%s/json",
+				 agent_api_enc(argv[i], enc, sizeof(enc)));
+			int st = agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j,
+						&err);
+			if (st != 200 && st != 404) {
+				ret = agent_fail("container inspect %s: %s", argv[i], err.msg);
+				continue;
+			}
+		} else {
+			j = agent_container_json(root, argv[i]);
+		}
 		if (!j)
 			ret = agent_fail("container inspect: no such container: %s", argv[i]);
 		else

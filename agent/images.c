@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent/client.h"
 #include "agent/settings.h"
 #include "agent/flags.h"
 #include "agent/pull.h"
@@ -17,14 +18,22 @@
 #include "agent/events.h"
 #include "board/cleanup.h"
 #include "board/fs.h"
+#include "config.h"
 #include "net/ref.h"
 #include "store/store.h"
 
 const char *agent_data_root(const struct agent_opts *o, const struct agent_config *cfg)
 {
-	if (o->root_set || !cfg->data_root)
-		return o->root;
-	return cfg->data_root;
+	const char *r = o->root_set || !cfg->data_root ? o->root : cfg->data_root;
+	/* relative to where berth was started: monitors and containers work
+	 * from other directories */
+	static char abs[PATH_MAX];
+	size_t n;
+	if (r[0] == '/' || !getcwd(abs, sizeof(abs)) ||
+	    (n = strlen(abs)) + strlen(r) + 2 > sizeof(abs))
+		return r;
+	snprintf(abs + n, sizeof(abs) - n, "%s%s", abs[n - 1] == '/' ? "" : "/", r);
+	return abs;
 }
 
 int agent_load_config(const struct agent_opts *o, struct agent_config *cfg)
@@ -33,6 +42,63 @@ int agent_load_config(const struct agent_opts *o, struct agent_config *cfg)
 	if (agent_config_load(cfg, o->config_file, &err) < 0)
 		return agent_fail("config: %s", err.msg);
 	return 0;
+}
+
+/* One line of the daemon's pull progress, as the direct pull prints it
+ * without a terminal; the last error is kept in err. */
+static void pull_line(const char *line, size_t len, bool quiet, struct berr *err)
+{
+	cJSON *j = cJSON_ParseWithLength(line, len);
+	const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(j, "error"));
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(j, "status"));
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(j, "id"));
+	if (e)
+		berr_setmsg(err, EIO, "%s", e);
+	else if (st && !quiet && !cJSON_GetObjectItem(j, "progressDetail"))
+		printf("%s%s%s\n", id ? id : "", id ? ": " : "", st);
+	fflush(stdout);
+	cJSON_Delete(j);
+}
+
+static int pull_api(const struct agent_opts *o, const char *ref, bool quiet)
+{
+	struct net_ref r;
+	struct berr err = { 0 };
+	if (net_ref_parse(ref, &r, &err) < 0)
+		return agent_fail("pull %s: %s", ref, err.msg);
+	char enc[1024], path[1200];
+	snprintf(path, sizeof(path), "/images/create?fromImage=%s",
+		 agent_api_enc(ref, enc, sizeof(enc)));
+	int st = agent_api_open(o, "POST", path, NULL, -1, &err);
+	if (st != 200)
+		return agent_fail("%s", err.msg);
+	/* JSON lines, each ending in \r\n; a longer line than buf is dropped */
+	char buf[8192];
+	size_t have = 0;
+	bool skip = false;
+	ssize_t n;
+	while ((n = agent_api_read(buf + have, sizeof(buf) - have, &err)) > 0) {
+		have += (size_t)n;
+		char *p = buf, *nl;
+		while ((nl = memchr(p, '\n', have - (size_t)(p - buf)))) {
+			if (!skip)
+				pull_line(p, (size_t)(nl - p), quiet, &err);
+			skip = false;
+			p = nl + 1;
+		}
+		have -= (size_t)(p - buf);
+		memmove(buf, p, have);
+		if (have == sizeof(buf)) {
+			have = 0;
+			skip = true;
+		}
+	}
+	if (n < 0 || err.code)
+		return agent_fail("%s", err.msg);
+	char full[REF_STR_MAX];
+	net_ref_format(&r, false, full, sizeof(full));
+	printf("%s\n", full);
+	return AGENT_EXIT_OK;
 }
 
 int agent_cmd_pull(const struct agent_opts *o, int argc, char **argv)
@@ -56,6 +122,12 @@ int agent_cmd_pull(const struct agent_opts *o, int argc, char **argv)
 		return agent_usage("pull: needs exactly one image reference");
 	if (all)
 		return agent_usage("pull: --all-tags is not supported");
+	if (CONFIG_DAEMON && o->host) {
+		if (platform)
+			return agent_usage(
+				"pull: --platform is not supported through the daemon (use --root to pull directly)");
+		return pull_api(o, argv[1], quiet);
+	}
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
@@ -125,6 +197,12 @@ static int open_read(const char *root, struct store *s, bool *empty)
 	return agent_fail("%s", err.msg);
 }
 
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
+	return s ? s : "";
+}
+
 static void human_age(long long t, char *out, size_t len)
 {
 	long long d = (long long)time(NULL) - t;
@@ -151,12 +229,19 @@ static void split_tag(const char *name, char *repo, size_t rlen, char *tag, size
 	snprintf(tag, tlen, "%s", r.tag);
 }
 
-static const char *digest_for(const struct store_image *img, const char *repo_full)
+/* The digest of repo (familiar form) among an image's RepoDigests. */
+static const char *digest_for(const cJSON *img, const char *repo)
 {
-	size_t l = strlen(repo_full);
-	for (int i = 0; i < img->nrepo_digests; i++)
-		if (!strncmp(img->repo_digests[i], repo_full, l) && img->repo_digests[i][l] == '@')
-			return img->repo_digests[i] + l + 1;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItem(img, "RepoDigests"))
+	{
+		const char *v = cJSON_GetStringValue(d), *at = v ? strchr(v, '@') : NULL;
+		struct net_ref r;
+		char fam[REF_HOST_MAX + REF_PATH_MAX];
+		if (at && !net_ref_parse(v, &r, NULL) &&
+		    !net_ref_repo(&r, true, fam, sizeof(fam)) && !strcmp(fam, repo))
+			return at + 1;
+	}
 	return "<none>";
 }
 
@@ -202,6 +287,50 @@ static int open_listing(const struct agent_opts *o, const char *cmd, struct stor
 	return 0;
 }
 
+static cJSON *images_json(const char *root, struct berr *err);
+
+/* One image of GET /images/json as rows of the images table. */
+static void images_rows(const cJSON *img, const struct agent_strlist *filters, bool quiet,
+			bool digests, bool notrunc, int *bad)
+{
+	const char *full = jstr(img, "Id");
+	char id[DIGEST_STR_MAX], age[64], size[32];
+	snprintf(id, sizeof(id), "%s", notrunc || strlen(full) < 7 ? full : full + 7);
+	if (!notrunc)
+		id[12] = '\0';
+	human_age((long long)cJSON_GetNumberValue(cJSON_GetObjectItem(img, "Created")), age,
+		  sizeof(age));
+	agent_human_size((long long)cJSON_GetNumberValue(cJSON_GetObjectItem(img, "Size")), size,
+			 sizeof(size));
+	int shown = 0;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItem(img, "RepoTags"))
+	{
+		const char *name = cJSON_GetStringValue(t),
+			   *colon = name ? strrchr(name, ':') : NULL;
+		if (!colon)
+			continue;
+		char repo[600];
+		snprintf(repo, sizeof(repo), "%.*s", (int)(colon - name), name);
+		shown++;
+		if (!filter_match(filters, repo, colon + 1, false, bad))
+			continue;
+		if (quiet) {
+			printf("%s\n", id);
+			break;
+		}
+		printf("%-40s %-12s %s%s%-14s %-24s %s\n", repo, colon + 1,
+		       digests ? digest_for(img, repo) : "", digests ? " " : "", id, age, size);
+	}
+	if (!shown && filter_match(filters, "<none>", "<none>", true, bad)) {
+		if (quiet)
+			printf("%s\n", id);
+		else
+			printf("%-40s %-12s %s%s%-14s %-24s %s\n", "<none>", "<none>",
+			       digests ? "<none>" : "", digests ? " " : "", id, age, size);
+	}
+}
+
 int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 {
 	bool all = false, quiet = false, digests = false, notrunc = false;
@@ -224,14 +353,28 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 1)
 		return agent_usage("images: takes at most one repository");
-	struct store st;
-	struct listing l;
-	int rc = open_listing(o, "images", &st, &l);
-	if (rc)
-		return rc;
+	cJSON *arr = NULL;
+	struct berr err = { 0 };
+	if (CONFIG_DAEMON && o->host) {
+		if (agent_api_call(o, "GET", "/images/json", NULL, AGENT_API_TIMEOUT_MS, &arr,
+				   &err) != 200) {
+			cJSON_Delete(arr);
+			return agent_fail("images: %s", err.msg);
+		}
+	} else {
+		struct agent_config cfg;
+		if (agent_load_config(o, &cfg))
+			return AGENT_EXIT_FAIL;
+		arr = images_json(agent_data_root(o, &cfg), &err);
+		agent_config_free(&cfg);
+		if (!arr)
+			return agent_fail("%s", err.msg);
+	}
 	if (n == 1) {
-		if (filters.n == AGENT_LIST_MAX)
+		if (filters.n == AGENT_LIST_MAX) {
+			cJSON_Delete(arr);
 			return agent_usage("images: too many filters");
+		}
 		static char pat[400];
 		snprintf(pat, sizeof(pat), "reference=%s", argv[1]);
 		filters.v[filters.n++] = pat;
@@ -244,43 +387,9 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 		       "IMAGE ID", "CREATED", "SIZE");
 	}
 	int bad = 0;
-	for (int i = 0; i < l.nimg; i++) {
-		const struct store_image *img = &l.img[i];
-		char id[DIGEST_STR_MAX], age[64], size[32];
-		snprintf(id, sizeof(id), "%s", notrunc ? img->id : img->id + 7);
-		if (!notrunc)
-			id[12] = '\0';
-		human_age(img->created, age, sizeof(age));
-		agent_human_size(img->size, size, sizeof(size));
-		int shown = 0;
-		for (int t = 0; t < l.ntags; t++) {
-			if (strcmp(l.tags[t].id, img->id))
-				continue;
-			char repo[600], tag[REF_TAG_MAX], full[600];
-			split_tag(l.tags[t].name, repo, sizeof(repo), tag, sizeof(tag));
-			snprintf(full, sizeof(full), "%.*s",
-				 (int)(strrchr(l.tags[t].name, ':') - l.tags[t].name),
-				 l.tags[t].name);
-			shown++;
-			if (!filter_match(&filters, repo, tag, false, &bad))
-				continue;
-			if (quiet) {
-				printf("%s\n", id);
-				break;
-			}
-			printf("%-40s %-12s %s%s%-14s %-24s %s\n", repo, tag,
-			       digests ? digest_for(img, full) : "", digests ? " " : "", id, age,
-			       size);
-		}
-		if (!shown && filter_match(&filters, "<none>", "<none>", true, &bad)) {
-			if (quiet)
-				printf("%s\n", id);
-			else
-				printf("%-40s %-12s %s%s%-14s %-24s %s\n", "<none>", "<none>",
-				       digests ? "<none>" : "", digests ? " " : "", id, age, size);
-		}
-	}
-	listing_free(&l);
+	const cJSON *img;
+	cJSON_ArrayForEach(img, arr) images_rows(img, &filters, quiet, digests, notrunc, &bad);
+	cJSON_Delete(arr);
 	if (bad)
 		return agent_usage("images: unknown filter '%s' (use dangling= or reference=)",
 				   filters.v[bad - 1]);
@@ -368,6 +477,22 @@ int agent_cmd_tag(const struct agent_opts *o, int argc, char **argv)
 		return agent_usage("tag: %s", err.msg);
 	if (target.digest[0])
 		return agent_usage("tag: target '%s' must not contain a digest", argv[2]);
+	if (CONFIG_DAEMON && o->host) {
+		/* repo and tag: the tag follows the last ':' after the last '/' */
+		char repo[700], a[1024], b[1024], t[256], path[2600];
+		snprintf(repo, sizeof(repo), "%s", argv[2]);
+		char *colon = strrchr(repo, ':');
+		if (colon && strchr(colon, '/'))
+			colon = NULL;
+		if (colon)
+			*colon = '\0';
+		snprintf(path, sizeof(path), "/images/%s/tag?repo=%s&tag=%s",
+			 agent_api_enc(argv[1], a, sizeof(a)), agent_api_enc(repo, b, sizeof(b)),
+			 agent_api_enc(colon ? colon + 1 : "", t, sizeof(t)));
+		int st = agent_api_call(o, "POST", path, NULL, AGENT_API_TIMEOUT_MS, NULL, &err);
+		return st >= 200 && st < 300 ? AGENT_EXIT_OK
+					     : agent_fail("tag %s: %s", argv[1], err.msg);
+	}
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
@@ -457,6 +582,30 @@ static int remove_one(struct store *st, const char *arg, bool force, cJSON *res,
 	return rc;
 }
 
+/* rmi through the daemon: its [{"Untagged": ...}, {"Deleted": ...}] as
+ * the direct path prints them. */
+static int rmi_api(const struct agent_opts *o, int n, char **argv, bool force)
+{
+	int failed = 0;
+	for (int i = 1; i <= n; i++) {
+		char enc[1024], path[1200];
+		snprintf(path, sizeof(path), "/images/%s?force=%d",
+			 agent_api_enc(argv[i], enc, sizeof(enc)), force);
+		cJSON *j = NULL;
+		struct berr err = { 0 };
+		int st = agent_api_call(o, "DELETE", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err);
+		if (st != 200) {
+			failed = agent_fail("rmi %s: %s", argv[i], err.msg);
+			continue;
+		}
+		const cJSON *it;
+		cJSON_ArrayForEach(it, j) if (it->child && cJSON_IsString(it->child))
+			printf("%s: %s\n", it->child->string, it->child->valuestring);
+		cJSON_Delete(j);
+	}
+	return failed ? AGENT_EXIT_FAIL : AGENT_EXIT_OK;
+}
+
 int agent_cmd_rmi(const struct agent_opts *o, int argc, char **argv)
 {
 	bool force = false, noprune = false;
@@ -473,6 +622,8 @@ int agent_cmd_rmi(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n < 1)
 		return agent_usage("rmi: needs at least one image");
+	if (CONFIG_DAEMON && o->host)
+		return rmi_api(o, n, argv, force);
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
@@ -552,6 +703,43 @@ static int image_inspect(const struct agent_opts *o, int argc, char **argv)
 	return inspect_any(o, argc, argv, false);
 }
 
+/* inspect through the daemon: a container first (when containers), then
+ * an image, printed as the direct path prints them. */
+static int inspect_api(const struct agent_opts *o, int n, char **argv, const char *format,
+		       bool containers)
+{
+	cJSON *arr = cJSON_CreateArray();
+	int failed = 0;
+	for (int i = 1; i <= n; i++) {
+		char enc[1024], path[1200];
+		struct berr err = { 0 };
+		cJSON *j = NULL;
+		agent_api_enc(argv[i], enc, sizeof(enc));
+		int st = 404;
+		if (containers) {
+			snprintf(path, sizeof(path), "/containers/%s/json", enc);
+			st = agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err);
+		}
+		if (st == 404) {
+			snprintf(path, sizeof(path), "/images/%s/json", enc);
+			st = agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err);
+		}
+		if (st == 200 && j) {
+			cJSON_AddItemToArray(arr, j);
+			continue;
+		}
+		cJSON_Delete(j);
+		failed = 1;
+		if (st == 404)
+			fprintf(stderr, "berth: error: inspect %s: no such %s\n", argv[i],
+				containers ? "container or image" : "image");
+		else
+			agent_fail("inspect %s: %s", argv[i], err.msg);
+	}
+	agent_print_json_list(arr, format);
+	return failed ? AGENT_EXIT_FAIL : AGENT_EXIT_OK;
+}
+
 static int inspect_any(const struct agent_opts *o, int argc, char **argv, bool containers)
 {
 	const char *format = NULL;
@@ -570,6 +758,8 @@ static int inspect_any(const struct agent_opts *o, int argc, char **argv, bool c
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n < 1)
 		return agent_usage("inspect: needs at least one image");
+	if (CONFIG_DAEMON && o->host)
+		return inspect_api(o, n, argv, format, containers);
 	struct store st;
 	struct listing l;
 	struct berr err = { 0 };
@@ -825,22 +1015,21 @@ int agent_cmd_inspect(const struct agent_opts *o, int argc, char **argv)
 
 /* --- for the API --- */
 
-cJSON *agent_images_json(const char *root, bool all)
+/* Images as GET /images/json lists them; an absent store is an empty list,
+ * NULL with err when the store cannot be read. */
+static cJSON *images_json(const char *root, struct berr *err)
 {
 	struct store st;
 	struct listing l;
-	struct berr err = { 0 };
-	cJSON *arr = cJSON_CreateArray();
-	if (store_open(&st, root, STORE_READ, &err))
-		return arr;
-	if (listing_load(&st, &l, &err)) {
+	if (store_open(&st, root, STORE_READ, err))
+		return err->code == ENOENT ? cJSON_CreateArray() : NULL;
+	if (listing_load(&st, &l, err)) {
 		store_close(&st);
-		return arr;
+		return NULL;
 	}
+	cJSON *arr = cJSON_CreateArray();
 	for (int i = 0; i < l.nimg; i++) {
 		const struct store_image *img = &l.img[i];
-		if (!all && !tags_of(&l, img->id) && 0)
-			continue;
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "Id", img->id);
 		cJSON_AddStringToObject(j, "ParentId", "");
@@ -867,6 +1056,13 @@ cJSON *agent_images_json(const char *root, bool all)
 	listing_free(&l);
 	store_close(&st);
 	return arr;
+}
+
+cJSON *agent_images_json(const char *root, bool all)
+{
+	struct berr err = { 0 };
+	cJSON *arr = images_json(root, &err);
+	return arr ? arr : cJSON_CreateArray();
 }
 
 cJSON *agent_image_json(const char *root, const char *name)

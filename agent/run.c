@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent/agent.h"
+#include "agent/client.h"
 #include "agent/container.h"
 #include "agent/flags.h"
 #include "agent/network.h"
@@ -21,6 +22,7 @@
 #include "agent/settings.h"
 #include "board/cleanup.h"
 #include "board/fs.h"
+#include "config.h"
 #include "runtime/container.h"
 #include "runtime/log.h"
 #include "store/store.h"
@@ -931,6 +933,26 @@ int agent_cmd_create(const struct agent_opts *o, int argc, char **argv)
 	return AGENT_EXIT_OK;
 }
 
+/* start (detached) through the daemon. */
+static int start_api(const struct agent_opts *o, int n, char **argv)
+{
+	int ret = AGENT_EXIT_OK;
+	for (int i = 1; i <= n; i++) {
+		char enc[1024], path[1200];
+		snprintf(path, sizeof(path), "/containers/%s/start",
+			 agent_api_enc(argv[i], enc, sizeof(enc)));
+		struct berr err = { 0 };
+		int st = agent_api_call(o, "POST", path, NULL, AGENT_API_TIMEOUT_MS, NULL, &err);
+		if (st == 404)
+			ret = agent_fail("%s", err.msg);
+		else if (st < 200 || st >= 400)
+			ret = agent_fail("start container %s: %s", argv[i], err.msg);
+		else
+			printf("%s\n", argv[i]);
+	}
+	return ret;
+}
+
 int agent_cmd_start(const struct agent_opts *o, int argc, char **argv)
 {
 	bool attach = false, interactive = false;
@@ -950,6 +972,8 @@ int agent_cmd_start(const struct agent_opts *o, int argc, char **argv)
 		return agent_usage("start: needs at least one container");
 	if ((attach || interactive) && n > 1)
 		return agent_usage("start: you cannot attach to more than one container");
+	if (CONFIG_DAEMON && o->host && !attach && !interactive)
+		return start_api(o, n, argv);
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;

@@ -11,11 +11,13 @@
 #include <cjson/cJSON.h>
 
 #include "agent/agent.h"
+#include "agent/client.h"
 #include "agent/container.h"
 #include "agent/flags.h"
 #include "agent/settings.h"
 #include "board/cleanup.h"
 #include "board/fs.h"
+#include "config.h"
 
 static int vol_root(const struct agent_opts *o, char *root, size_t len)
 {
@@ -95,13 +97,21 @@ static int vol_each(const char *root, int (*fn)(const char *root, const char *na
 	return 0;
 }
 
-static int ls_one(const char *root, const char *name, void *arg)
+/* The volume table from GET /volumes' list (freed here). */
+static void volume_ls(cJSON *vols, bool quiet)
 {
-	if (*(bool *)arg)
-		printf("%s\n", name);
-	else
-		printf("%-10s %s\n", "local", name);
-	return 0;
+	if (!quiet)
+		printf("%-10s %s\n", "DRIVER", "VOLUME NAME");
+	const cJSON *v;
+	cJSON_ArrayForEach(v, vols)
+	{
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(v, "Name"));
+		if (quiet)
+			printf("%s\n", name ? name : "");
+		else
+			printf("%-10s %s\n", "local", name ? name : "");
+	}
+	cJSON_Delete(vols);
 }
 
 int agent_volume_remove(const char *root, const char *name, bool force, struct berr *err)
@@ -172,6 +182,70 @@ cJSON *agent_volume_json(const char *root, const char *name)
 	return j;
 }
 
+/* volume ls, create, rm and inspect through the daemon. */
+static int volume_api(const struct agent_opts *o, const char *sub, int n, char **argv, bool quiet,
+		      bool force, const char *format)
+{
+	struct berr err = { 0 };
+	cJSON *j = NULL;
+	char enc[512], path[700];
+	int st;
+	if (!strcmp(sub, "ls") || !strcmp(sub, "list")) {
+		if (n)
+			return agent_usage("volume ls: takes no arguments");
+		st = agent_api_call(o, "GET", "/volumes", NULL, AGENT_API_TIMEOUT_MS, &j, &err);
+		if (st != 200)
+			return agent_fail("volume ls: %s", err.msg);
+		volume_ls(cJSON_DetachItemFromObject(j, "Volumes"), quiet);
+		cJSON_Delete(j);
+		return AGENT_EXIT_OK;
+	}
+	if (!strcmp(sub, "create")) {
+		if (n > 1)
+			return agent_usage("volume create: takes at most one name");
+		cJSON *b = cJSON_CreateObject();
+		cJSON_AddStringToObject(b, "Name", n ? argv[1] : "");
+		char *body = cJSON_PrintUnformatted(b);
+		cJSON_Delete(b);
+		st = agent_api_call(o, "POST", "/volumes/create", body ? body : "{}",
+				    AGENT_API_TIMEOUT_MS, &j, &err);
+		free(body);
+		if (st == 201)
+			printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(j, "Name")) ?: "");
+		cJSON_Delete(j);
+		return st == 201 ? AGENT_EXIT_OK : agent_fail("volume create: %s", err.msg);
+	}
+	bool rm = !strcmp(sub, "rm") || !strcmp(sub, "remove");
+	if (!rm && strcmp(sub, "inspect"))
+		return agent_usage("volume: unknown command '%s' (see 'berth volume --help')", sub);
+	if (n < 1)
+		return agent_usage("volume %s: needs at least one volume", sub);
+	int ret = AGENT_EXIT_OK;
+	cJSON *arr = cJSON_CreateArray();
+	for (int i = 1; i <= n; i++) {
+		snprintf(path, sizeof(path), "/volumes/%s%s",
+			 agent_api_enc(argv[i], enc, sizeof(enc)), rm && force ? "?force=1" : "");
+		st = agent_api_call(o, rm ? "DELETE" : "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j,
+				    &err);
+		if (st == 404 && rm)
+			ret = agent_fail("volume rm %s: no such volume: %s", argv[i], argv[i]);
+		else if (st == 404)
+			ret = agent_fail("volume inspect: no such volume: %s", argv[i]);
+		else if (st < 200 || st >= 300)
+			ret = agent_fail("volume %s %s: %s", sub, argv[i], err.msg);
+		else if (rm)
+			printf("%s\n", argv[i]);
+		else if (j)
+			cJSON_AddItemToArray(arr, j), j = NULL;
+		cJSON_Delete(j);
+	}
+	if (rm)
+		cJSON_Delete(arr);
+	else
+		agent_print_json_list(arr, format);
+	return ret;
+}
+
 int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 {
 	static const char usage[] =
@@ -203,6 +277,8 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 	int n = agent_flags(argc, argv, flags, 4, usage);
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (CONFIG_DAEMON && o->host && strcmp(sub, "prune"))
+		return volume_api(o, sub, n, argv, quiet, force, format);
 	char root[PATH_MAX];
 	if (vol_root(o, root, sizeof(root)))
 		return AGENT_EXIT_FAIL;
@@ -210,10 +286,8 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 	if (!strcmp(sub, "ls") || !strcmp(sub, "list")) {
 		if (n)
 			return agent_usage("volume ls: takes no arguments");
-		if (!quiet)
-			printf("%-10s %s\n", "DRIVER", "VOLUME NAME");
-		int rc = vol_each(root, ls_one, &quiet);
-		return rc < 0 ? agent_fail("volume ls: %s", strerror(-rc)) : AGENT_EXIT_OK;
+		volume_ls(agent_volumes_json(root), quiet);
+		return AGENT_EXIT_OK;
 	}
 	if (!strcmp(sub, "create")) {
 		if (n > 1)

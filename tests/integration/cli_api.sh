@@ -1,0 +1,319 @@
+#!/bin/bash
+# The CLI through the daemon (issue 5): `berth -H unix://SOCK CMD` against a
+# daemon on a temp socket and data root gives the same output and exit code
+# as `berth --root ROOT CMD` on the same store for ps, images, inspect, logs,
+# start, stop, restart, kill, rm, rmi, tag, pull, rename, pause, unpause,
+# wait and volume; what it does is visible to the daemon at once and goes
+# through it (the daemon's request log; a non-root CLI that cannot read the
+# data root); -H to a dead socket, BERTH_HOST against --root, the minimal
+# build without a daemon client.
+#
+# Every process this test starts is stopped by the EXIT trap, also on failure:
+# containers (berth rm -f), the daemon (by pid), the registry, and any process
+# still holding a file under the work dir.
+. "$(dirname "$0")/lib"
+. "$TOP/tests/integration/fixtures/registry.sh"
+. "$TOP/tests/integration/fixtures/images.sh"
+
+if [ "$(id -u)" != 0 ]; then
+	skip "cli_api" "needs root for namespaces and mounts"
+	finish
+fi
+if ! "${RUNNER[@]}" "$BERTH" version 2>/dev/null | grep -q -- '+daemon'; then
+	skip "cli_api" "this build has no daemon (CONFIG_DAEMON off)"
+	finish
+fi
+if ! command -v curl >/dev/null || ! command -v setpriv >/dev/null; then
+	skip "cli_api" "needs curl and setpriv"
+	finish
+fi
+
+W=$(mktemp -d /tmp/berth-cliapi.XXXXXX)
+ROOT=$W/root
+SOCK=$W/berth.sock
+LOG=$W/daemon.log
+export BERTH_CONFIG=$W/cfg
+unset BERTH_HOST
+mkdir -p "$BERTH_CONFIG"
+DPID=
+
+procs_in_w() {
+	local p f
+	for p in /proc/[0-9]*; do
+		[ "${p#/proc/}" = $$ ] && continue
+		[ "${p#/proc/}" = "$BASHPID" ] && continue
+		for f in "$p"/cwd "$p"/fd/*; do
+			case "$(readlink "$f" 2>/dev/null)" in "$W"/*)
+				echo "${p#/proc/}"
+				break
+				;;
+			esac
+		done
+	done
+}
+
+cleanup() {
+	local p ids left
+	trap - EXIT
+	mapfile -t ids < <("${RUNNER[@]}" "$BERTH" --root "$ROOT" ps -aq 2>/dev/null)
+	[ ${#ids[@]} -eq 0 ] || "${RUNNER[@]}" "$BERTH" --root "$ROOT" rm -f "${ids[@]}" >/dev/null 2>&1
+	if [ -n "$DPID" ]; then
+		kill -TERM "$DPID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+	fi
+	sleep 0.3
+	left=$(procs_in_w)
+	if [ -n "$left" ]; then
+		notok "cleanup: no process left" "still running: $left"
+		for p in $left; do kill -KILL "$p" 2>/dev/null; done
+		sleep 0.3
+	fi
+	awk -v p="$W/" '{ if (index($5 "/", p) == 1) print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null; done
+	registry_stop_all
+	if [ -n "${KEEP_WORK:-}" ]; then echo "# work dir kept: $W"; else rm -rf "$W"; fi
+	exit $T_FAILED
+}
+trap cleanup EXIT
+
+A=(-H "unix://$SOCK")
+D=(--root "$ROOT")
+# both CMD...: runs berth through the API (AOUT AERR ARC) and directly on the
+# same root (OUT ERR RC).
+both() {
+	run "${A[@]}" "$@"
+	AOUT=$OUT AERR=$ERR ARC=$RC
+	run "${D[@]}" "$@"
+}
+# Durations change between the two runs: "3 seconds", "Less than a second".
+mask() { sed -E 's/(Less than a (second|minute)|About (a|an) (minute|hour)|[0-9]+ (seconds?|minutes?|hours?|days))/T/g'; }
+same() { # NAME: the API run and the direct run agree (durations masked)
+	expect "$1" "api rc=$ARC out='${AOUT:0:300}' err='$AERR'" \
+		test "$ARC" = "$RC" -a "$(mask <<<"$AOUT")" = "$(mask <<<"$OUT")" -a "$AERR" = "$ERR"
+}
+api_state() { # NAME: State.Status as the daemon answers it
+	curl -sf -m 5 --unix-socket "$SOCK" "http://berth/containers/$1/json" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["Status"])' 2>/dev/null
+}
+logged() { grep -c -F "$1" "$LOG"; } # requests the daemon logged with this text
+
+registry_start capi http >/dev/null || { notok "registry" "could not start"; finish; }
+img_run capi kit/run:1 || { notok "image" "could not build kit/run:1"; finish; }
+REF=$IMG_REF DIGEST=$IMG_DIGEST
+echo "{\"insecure-registries\": [\"$REG_CAPI_HOST\"]}" >"$BERTH_CONFIG/daemon.json"
+
+setpriv --pdeathsig TERM -- "${RUNNER[@]}" "$BERTH" "${D[@]}" daemon -H "unix://$SOCK" -l debug \
+	</dev/null >>"$LOG" 2>&1 &
+DPID=$!
+for _ in $(seq 100); do
+	curl -sf -m 5 --unix-socket "$SOCK" http://berth/_ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+if ! curl -sf -m 5 --unix-socket "$SOCK" http://berth/_ping >/dev/null 2>&1; then
+	notok "daemon starts" "$(tail -5 "$LOG")"
+	finish
+fi
+
+# --- pull, tag, images -----------------------------------------------------------
+run "${A[@]}" pull "$REF"
+expect "pull through the API: progress lines, digest, status, the reference last" "pull" \
+	test "$RC" = 0 -a -n "$(grep -F ': Pull complete' <<<"$OUT")" \
+	-a -n "$(grep -Fx "Digest: $DIGEST" <<<"$OUT")" -a "$(tail -1 <<<"$OUT")" = "$REF" \
+	-a -n "$(grep -F 'Status: Downloaded newer image' <<<"$OUT")"
+expect "pull through the API: the daemon did it" "log" test "$(logged 'POST /v1.45/images/create')" = 1
+both pull "$REF"
+same "pull again: the API and direct outputs are the same (up to date)"
+both pull -q "$REF"
+same "pull -q: same output"
+both pull "$REG_CAPI_HOST/kit/nosuch:1"
+expect "pull of a missing image through the API: exit 1, one error line" "pull" \
+	test "$ARC" = 1 -a "$(wc -l <<<"$AERR")" = 1 -a -n "$(grep '^berth: error: ' <<<"$AERR")"
+run "${A[@]}" tag "$REF" capi/other:2
+expect "tag through the API" "tag" test "$RC:$OUT:$ERR" = "0::"
+both images
+same "images: same table"
+expect "images: the new tag is listed" "images" test -n "$(grep -E '^capi/other +2 ' <<<"$OUT")"
+both images --digests --no-trunc
+same "images --digests --no-trunc: same table"
+both images -q capi/other
+same "images -q REPOSITORY: same ids"
+both tag nosuch:1 capi/x:1
+same "tag of a missing image: same error and exit code"
+both inspect "$REF"
+same "inspect an image: same JSON"
+both image inspect -f '{{.Id}} {{.Os}}' capi/other:2
+same "image inspect -f: same output"
+
+# --- containers started directly, seen through the API ---------------------------------
+LOOP='trap "exit 0" TERM; while :; do sleep 1 & wait; done'
+run "${D[@]}" run -d --name c1 "$REF" sh -c "echo started; $LOOP"
+run "${D[@]}" run --name c2 "$REF" sh -c 'echo out; echo err >&2; exit 3'
+run "${D[@]}" create --name c3 "$REF" true
+run "${D[@]}" run -d --name c4 "$REF" sh -c 'echo a; sleep 1; echo b >&2; echo c'
+expect "setup: four containers" "ps" test "$("$BERTH" "${D[@]}" ps -aq | wc -l)" = 4
+both ps
+same "ps: same table"
+both ps -a
+same "ps -a: same table"
+both ps -aq --no-trunc
+same "ps -aq --no-trunc: same ids"
+both ps -a --filter status=exited --format '{{.Names}} {{.State}} {{.Status}}'
+same "ps --filter status=exited --format: same rows"
+both ps --filter name=c3 --filter exited=3
+same "ps with two filters: same (empty) table"
+both ps -n 2 --format '{{.ID}} {{.Image}} {{.Command}} {{.Ports}}'
+same "ps -n 2 --format: same rows"
+both inspect c1
+same "inspect a running container: same JSON"
+both inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.Name}}' c2 "$REF"
+same "inspect -f of a container and an image: same output"
+both inspect nosuch
+same "inspect of nothing: same error and exit code"
+expect "inspect of nothing: exit 1 with one line" "inspect" test "$ARC:$(wc -l <<<"$AERR")" = "1:1"
+both container inspect -f '{{.State.Status}}' c2 nosuch
+same "container inspect: same output and error"
+
+# --- logs ------------------------------------------------------------------------
+both logs c2
+same "logs: stdout and stderr kept apart, the same"
+expect "logs through the API: demultiplexed" "logs" test "$AOUT|$AERR" = "out|err"
+both logs -t --tail 1 c2
+same "logs -t --tail 1: same line"
+both logs --since 2099-01-01T00:00:00Z c2
+same "logs --since in the future: nothing, the same"
+run "${A[@]}" logs -f c4
+expect "logs -f through the API: follows until the container exits" "logs -f" \
+	test "$RC|$OUT|$ERR" = "0|a
+c|b"
+both logs nosuch
+same "logs of nothing: same error and exit code"
+run "${D[@]}" run -d -t --name tty "$REF" sh -c 'echo tty-out; echo tty-err >&2'
+run "${D[@]}" wait tty
+both logs tty
+same "logs of a tty container: raw stream, the same"
+
+# --- operations through the API, seen by the daemon at once -----------------------
+run "${A[@]}" stop -t 5 c1
+expect "stop through the API prints the name" "stop" test "$RC:$OUT" = "0:c1"
+expect "stop through the API: the daemon shows exited at once" "state $(api_state c1)" \
+	test "$(api_state c1)" = exited
+expect "stop went through the daemon (its request log)" "log" test "$(logged 'POST /v1.45/containers/c1/stop?t=5')" = 1
+run "${A[@]}" start c1
+expect "start through the API" "start $(api_state c1)" test "$RC:$OUT:$(api_state c1)" = "0:c1:running"
+run "${A[@]}" restart -t 5 c1
+expect "restart through the API" "restart" test "$RC:$OUT:$(api_state c1)" = "0:c1:running"
+run "${A[@]}" pause c1
+expect "pause through the API" "pause" test "$RC:$OUT:$(api_state c1)" = "0:c1:paused"
+both ps --format '{{.Names}} {{.Status}}'
+same "ps of a paused container: same"
+both pause c1
+same "pause of a paused container: same error and exit code"
+run "${A[@]}" unpause c1
+expect "unpause through the API" "unpause" test "$RC:$OUT:$(api_state c1)" = "0:c1:running"
+both rm c1
+same "rm of a running container: same error and exit code"
+expect "rm of a running container: exit 1" "rm" test "$ARC" = 1
+run "${A[@]}" kill -s TERM c1
+expect "kill through the API" "kill" test "$RC:$OUT" = "0:c1"
+run "${A[@]}" wait c1 c2
+expect "wait through the API: exit codes" "wait" test "$RC:$OUT" = "0:0
+3"
+both kill c1
+same "kill of a stopped container: same error and exit code"
+both stop nosuch
+same "stop of nothing: same error and exit code"
+expect "stop of nothing: exit 1, one line" "stop" test "$ARC:$(wc -l <<<"$AERR")" = "1:1"
+run "${A[@]}" rename c3 c3new
+expect "rename through the API" "rename" test "$RC:$OUT" = "0:"
+run "${D[@]}" ps -a --filter name=c3 --format '{{.Names}}'
+expect "rename through the API: the store has the new name" "ps" test "$OUT" = c3new
+both rename nosuch x
+same "rename of nothing: same error and exit code"
+both start nosuch
+same "start of nothing: same error and exit code"
+run "${A[@]}" rm c3new c4 tty
+expect "rm through the API" "rm" test "$RC:$OUT" = "0:c3new
+c4
+tty"
+code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://berth/containers/c4/json)
+expect "rm through the API: the daemon has no c4 at once" "HTTP $code" test "$code" = 404
+
+# --- volumes -------------------------------------------------------------------
+run "${A[@]}" volume create v1
+expect "volume create through the API" "create" test "$RC:$OUT" = "0:v1"
+run "${D[@]}" volume create v2
+both volume ls
+same "volume ls: same table"
+both volume ls -q
+same "volume ls -q: same names"
+both volume inspect v1 v2
+same "volume inspect: same JSON"
+both volume inspect nosuch
+same "volume inspect of nothing: same error"
+run "${A[@]}" volume rm v1 v2
+expect "volume rm through the API" "rm" test "$RC:$OUT" = "0:v1
+v2"
+both volume rm nosuch
+same "volume rm of nothing: same error and exit code"
+
+# --- rmi -------------------------------------------------------------------------
+run "${D[@]}" tag "$REF" capi/third:3
+both rmi nosuch:1
+same "rmi of nothing: same error and exit code"
+run "${A[@]}" rmi capi/other:2
+run2_out=$OUT run2_rc=$RC
+run "${D[@]}" rmi capi/third:3
+expect "rmi through the API: the same Untagged line as direct" "api '$run2_out' direct '$OUT'" \
+	test "$run2_rc:$run2_out" = "0:Untagged: capi/other:2" -a "$RC:$OUT" = "0:Untagged: capi/third:3"
+
+# --- who does the work: a non-root CLI through a socket it may use ------------------
+chmod 0711 "$W"
+chmod 0666 "$SOCK"
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+o=$("${NOBODY[@]}" "${RUNNER[@]}" "$BERTH" "${D[@]}" ps -a 2>&1)
+expect "as nobody, the data root itself is out of reach" "direct ps: $o" test $? != 0
+o=$("${NOBODY[@]}" "${RUNNER[@]}" "$BERTH" "${A[@]}" ps -a --format '{{.Names}}' 2>&1)
+expect "as nobody, ps through the API lists the containers" "ps: $o" test "$o" = "c2
+c1"
+"${NOBODY[@]}" "${RUNNER[@]}" "$BERTH" "${A[@]}" start c1 >/dev/null 2>&1
+expect "as nobody, start through the API: the daemon started it" "state $(api_state c1)" \
+	test "$(api_state c1)" = running
+o=$("${NOBODY[@]}" env BERTH_HOST="unix://$SOCK" "${RUNNER[@]}" "$BERTH" stop -t 5 c1 2>&1)
+expect "as nobody, BERTH_HOST selects the API too (stop)" "stop: $o state $(api_state c1)" \
+	test "$o:$(api_state c1)" = "c1:exited"
+
+# --- choosing the path -------------------------------------------------------------
+run -H "unix://$W/dead.sock" ps
+expect "-H to a socket nobody answers: exit 1, one line, nothing on stdout" "dead" \
+	test "$RC:$OUT:$(wc -l <<<"$ERR")" = "1::1" -a -n "$(grep -F "unix://$W/dead.sock" <<<"$ERR")"
+run -H "tcp://127.0.0.1:2375" ps
+expect "-H tcp://: a usage error" "tcp" test "$RC:$(wc -l <<<"$ERR")" = "2:1"
+mkdir -p "$W/other"
+BERTH_HOST=unix://$SOCK run --root "$W/other" ps -aq
+expect "--root beats BERTH_HOST: that store, directly (empty)" "ps" test "$RC:$OUT" = "0:"
+n0=$(logged 'GET /v1.45/containers/json')
+BERTH_HOST=unix://$SOCK run ps -aq
+expect "BERTH_HOST without --root: through the API" "ps" \
+	test "$RC:$(wc -l <<<"$OUT"):$(logged 'GET /v1.45/containers/json')" = "0:2:$((n0 + 1))"
+BERTH_HOST=unix://$W/dead.sock run ps
+expect "BERTH_HOST to a dead socket: exit 1, one line" "dead" test "$RC:$(wc -l <<<"$ERR")" = "1:1"
+BERTH_HOST=unix://$W/dead.sock run "${D[@]}" ps -aq
+expect "BERTH_HOST to a dead socket with --root: direct, works" "ps" test "$RC:$(wc -l <<<"$OUT")" = "0:2"
+run -H "unix://$SOCK" --root "$W/other" ps -aq
+expect "-H beats --root" "ps" test "$RC:$(wc -l <<<"$OUT")" = "0:2"
+run --help
+expect "berth --help documents -H and BERTH_HOST" "help" \
+	test -n "$(grep -F -- '-H, --host' <<<"$OUT")" -a -n "$(grep -F 'BERTH_HOST' <<<"$OUT")"
+
+MIN=${BERTH_MINIMAL:-$TOP/build/x86_64/minimal/berth}
+if [ -x "$MIN" ] && ! "$MIN" version 2>/dev/null | grep -q -- '+daemon'; then
+	o=$("$MIN" -H "unix://$SOCK" ps 2>&1)
+	rc=$?
+	expect "minimal build (no daemon): -H is a usage error in one line" "rc $rc: $o" \
+		test "$rc:$(wc -l <<<"$o")" = "2:1" -a -n "$(grep -F -- '-H' <<<"$o")"
+else
+	skip "minimal build rejects -H" "no minimal binary without a daemon at $MIN"
+fi
+finish
