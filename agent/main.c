@@ -73,10 +73,11 @@ static void print_help(FILE *f)
 	      f);
 	if (CONFIG_DAEMON)
 		fputs("ps, images, inspect, start, stop, restart, kill, rm, rmi, tag, pull, rename,\n"
-		      "pause, unpause, logs, wait and volume go through the daemon's API when -H or\n"
-		      "$BERTH_HOST names its socket, or when neither nor --root is given and\n"
-		      "unix://" AGENT_SOCK_DEFAULT " answers. --root without -H works on the\n"
-		      "store directly, as do all other commands.\n\n",
+		      "pause, unpause, logs, wait and volume go through the daemon's API when -H\n"
+		      "names its socket, else (without --root) when $BERTH_HOST does, else when\n"
+		      "none of the three is given and unix://" AGENT_SOCK_DEFAULT "\n"
+		      "answers. --root without -H works on the store directly, as do all other\n"
+		      "commands.\n\n",
 		      f);
 	fputs("Commands:\n", f);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -235,9 +235,10 @@ static int volume_api(const struct agent_opts *o, const char *sub, int n, char *
 			ret = agent_fail("volume %s %s: %s", sub, argv[i], err.msg);
 		else if (rm)
 			printf("%s\n", argv[i]);
-		else if (j)
-			cJSON_AddItemToArray(arr, j), j = NULL;
-		cJSON_Delete(j);
+		if (!rm && st == 200 && j)
+			cJSON_AddItemToArray(arr, j);
+		else
+			cJSON_Delete(j);
 	}
 	if (rm)
 		cJSON_Delete(arr);
