@@ -120,12 +120,13 @@ struct find {
 	char id[AGENT_CTR_ID_LEN + 1];
 	int prefix_hits;
 	bool by_name;
+	bool names_only; /* ids and prefixes do not count */
 };
 
 static int find_one(const char *id, void *arg)
 {
 	struct find *f = arg;
-	if (f->rlen <= AGENT_CTR_ID_LEN && !strncmp(id, f->ref, f->rlen)) {
+	if (!f->names_only && f->rlen <= AGENT_CTR_ID_LEN && !strncmp(id, f->ref, f->rlen)) {
 		if (f->rlen == AGENT_CTR_ID_LEN) {
 			strcpy(f->id, id);
 			return 1;
@@ -149,13 +150,14 @@ static int find_one(const char *id, void *arg)
 	return 0;
 }
 
-int agent_ctr_find(const char *root, const char *ref, struct agent_ctr *c, struct berr *err)
+static int find_ctr(const char *root, const char *ref, bool names_only, struct agent_ctr *c,
+		    struct berr *err)
 {
 	char cdir[PATH_MAX];
 	agent_ctr_root(root, cdir, sizeof(cdir));
 	if (ref[0] == '/')
 		ref++;
-	struct find f = { .cdir = cdir, .ref = ref, .rlen = strlen(ref) };
+	struct find f = { .cdir = cdir, .ref = ref, .rlen = strlen(ref), .names_only = names_only };
 	if (!f.rlen)
 		return berr_setmsg(err, ENOENT, "no such container: %s", ref);
 	int rc = each_id(cdir, find_one, &f);
@@ -166,6 +168,16 @@ int agent_ctr_find(const char *root, const char *ref, struct agent_ctr *c, struc
 	if (rc == 0 && f.prefix_hits == 0)
 		return berr_setmsg(err, ENOENT, "no such container: %s", ref);
 	return load(cdir, f.id, c, err);
+}
+
+int agent_ctr_find(const char *root, const char *ref, struct agent_ctr *c, struct berr *err)
+{
+	return find_ctr(root, ref, false, c, err);
+}
+
+int agent_ctr_find_name(const char *root, const char *name, struct agent_ctr *c, struct berr *err)
+{
+	return find_ctr(root, name, true, c, err);
 }
 
 static void remove_files(const char *root, struct agent_ctr *c, bool volumes);

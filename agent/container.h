@@ -35,6 +35,9 @@ void agent_ctr_root(const char *root, char *out, size_t len);
 /* Finds a container by full id, unique id prefix or name. Returns 0, or
  * -ENOENT ("no such container: x") / -EINVAL (ambiguous). */
 int agent_ctr_find(const char *root, const char *ref, struct agent_ctr *c, struct berr *err);
+/* The same by exact name only (a name that reads as another container's id
+ * prefix never matches that container): for the fleet's specs. */
+int agent_ctr_find_name(const char *root, const char *name, struct agent_ctr *c, struct berr *err);
 
 /* Loads every container, newest first (*out malloc'd, caller frees each with
  * agent_ctr_free and then the array). Returns the count or -errno. */

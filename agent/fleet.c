@@ -349,13 +349,28 @@ static void seen_revision(const char *root, char *out, size_t len)
 	cJSON_Delete(st);
 }
 
+/* What the portal is told the device has (If-None-Match) and what a 200
+ * answer is compared with: the revision being applied while an update runs
+ * (so the portal does not send the document again on every heartbeat), else
+ * the last one applied, refused or rolled back. */
+static void etag_revision(const char *root, char *out, size_t len)
+{
+	cJSON *j = load_json(root, "journal.json");
+	const char *r = jstr(j, "revision");
+	if (*r)
+		snprintf(out, len, "%s", r);
+	else
+		seen_revision(root, out, len);
+	cJSON_Delete(j);
+}
+
 /* A 200 answer: a new revision to apply, one already seen, or one refused. */
 static int accept_doc(const char *root, const char *doc, size_t n)
 {
 	cJSON *d = cJSON_ParseWithLength(doc, n);
 	const char *rev = cJSON_GetStringValue(cJSON_GetObjectItem(d, "revision"));
 	char seen[80], rid[80];
-	seen_revision(root, seen, sizeof(seen));
+	etag_revision(root, seen, sizeof(seen));
 	snprintf(rid, sizeof(rid), "%s", rev && id_ok(rev, 64) ? rev : "");
 	cJSON_Delete(d);
 	if (*rid && !strcmp(rid, seen))
@@ -415,7 +430,7 @@ int agent_fleet_heartbeat(const char *root, const struct agent_config *cfg)
 		return FLEET_HB_FAILED;
 	}
 	char seen[80], hdr[2048];
-	seen_revision(root, seen, sizeof(seen));
+	etag_revision(root, seen, sizeof(seen));
 	size_t blen = strlen(body);
 	int hn = snprintf(
 		hdr, sizeof(hdr),
@@ -483,9 +498,41 @@ int agent_fleet_heartbeat(const char *root, const struct agent_config *cfg)
 
 static int fleet_apply(const char *root, const struct agent_config *cfg);
 
+/* A copy of j with every object's members in key order, so that two
+ * documents that differ only in the order of their keys hash the same. */
+static cJSON *canonical(const cJSON *j)
+{
+	if (cJSON_IsArray(j)) {
+		cJSON *a = cJSON_CreateArray();
+		const cJSON *e;
+		cJSON_ArrayForEach(e, j) cJSON_AddItemToArray(a, canonical(e));
+		return a;
+	}
+	if (!cJSON_IsObject(j))
+		return cJSON_Duplicate(j, true);
+	cJSON *o = cJSON_CreateObject();
+	const char *last = NULL;
+	for (;;) {
+		/* the smallest key above the last one taken (specs are small) */
+		const cJSON *e, *min = NULL;
+		cJSON_ArrayForEach(e, j)
+		{
+			if (e->string && (!last || strcmp(e->string, last) > 0) &&
+			    (!min || strcmp(e->string, min->string) < 0))
+				min = e;
+		}
+		if (!min)
+			return o;
+		cJSON_AddItemToObject(o, min->string, canonical(min));
+		last = min->string;
+	}
+}
+
 static void spec_hash(const cJSON *spec, char out[DIGEST_STR_MAX])
 {
-	char *s = cJSON_PrintUnformatted(spec);
+	cJSON *c = canonical(spec);
+	char *s = cJSON_PrintUnformatted(c);
+	cJSON_Delete(c);
 	struct store_sha256 h;
 	store_sha256_init(&h);
 	if (s)
@@ -658,7 +705,7 @@ static int retire(const char *root, struct agent_ctr *c, struct berr *err)
 	char prev[AGENT_NAME_MAX + 8];
 	snprintf(prev, sizeof(prev), "%s" PREV_SUFFIX, c->name);
 	struct agent_ctr old;
-	if (!agent_ctr_find(root, prev, &old, &(struct berr){ 0 })) {
+	if (!agent_ctr_find_name(root, prev, &old, &(struct berr){ 0 })) {
 		agent_ctr_remove(root, &old, true, true, &(struct berr){ 0 });
 		agent_ctr_free(&old);
 	}
@@ -757,7 +804,7 @@ static int settle(const char *root, const struct agent_config *cfg, char names[]
 	int restarts[FLEET_CONTAINERS_MAX];
 	for (int i = 0; i < n; i++) {
 		struct agent_ctr c;
-		if (agent_ctr_find(root, names[i], &c, err))
+		if (agent_ctr_find_name(root, names[i], &c, err))
 			return -ENOENT;
 		start[i] = c.st.started;
 		restarts[i] = c.st.restarts;
@@ -768,7 +815,7 @@ static int settle(const char *root, const struct agent_config *cfg, char names[]
 		bool last = rt_now_ns() >= end;
 		for (int i = 0; i < n; i++) {
 			struct agent_ctr c;
-			if (agent_ctr_find(root, names[i], &c, err))
+			if (agent_ctr_find_name(root, names[i], &c, err))
 				return berr_setmsg(err, ENOENT, "container %s vanished", names[i]);
 			int rc = 0;
 			cJSON *h = agent_ctr_health(&c);
@@ -856,7 +903,7 @@ static int fleet_apply(const char *root, const struct agent_config *cfg)
 		spec_hash(spec, hash[i]);
 		struct agent_ctr c;
 		change[i] = true;
-		if (!agent_ctr_find(root, jstr(spec, "name"), &c, &e)) {
+		if (!agent_ctr_find_name(root, jstr(spec, "name"), &c, &e)) {
 			change[i] = strcmp(label(&c, LABEL_SPEC), hash[i]) != 0;
 			agent_ctr_free(&c);
 		}
@@ -868,7 +915,7 @@ static int fleet_apply(const char *root, const struct agent_config *cfg)
 		cJSON_ArrayForEach(spec, cs)
 		{
 			struct agent_ctr c;
-			if (change[i++] && !agent_ctr_find(root, jstr(spec, "name"), &c, &e)) {
+			if (change[i++] && !agent_ctr_find_name(root, jstr(spec, "name"), &c, &e)) {
 				rc = rc ?: retire(root, &c, &e);
 				agent_ctr_free(&c);
 			}
@@ -914,7 +961,7 @@ static int fleet_apply(const char *root, const struct agent_config *cfg)
 				continue;
 			}
 			struct agent_ctr c;
-			if (!rtd && !agent_ctr_find(root, jstr(spec, "name"), &c, &e)) {
+			if (!rtd && !agent_ctr_find_name(root, jstr(spec, "name"), &c, &e)) {
 				rc = retire(root, &c, &e);
 				agent_ctr_free(&c);
 			}

@@ -5,6 +5,7 @@
 #include "board/identity.h"
 #include "config.h"
 #include "agent.h"
+#include "agent/settings.h"
 
 const char *agent_arch(void)
 {
@@ -68,7 +69,11 @@ int agent_cmd_info(const struct agent_opts *o, int argc, char **argv)
 	struct berr err = { 0 };
 	printf("Board:      %s\n", CONFIG_BOARD_NAME);
 	printf("Arch:       %s (kernel %s %s)\n", agent_arch(), u.release, u.machine);
-	printf("Data root:  %s\n", o->root);
+	struct agent_config cfg;
+	if (agent_load_config(o, &cfg))
+		return AGENT_EXIT_FAIL;
+	printf("Data root:  %s\n", agent_data_root(o, &cfg));
+	agent_config_free(&cfg);
 	printf("Features:   ");
 	agent_print_features(stdout);
 	if (board_identity("", CONFIG_IDENTITY_SOURCE, id, &src, &err) < 0)

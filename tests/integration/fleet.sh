@@ -13,6 +13,7 @@
 # The EXIT trap stops everything, also on failure: containers (berth rm -f),
 # daemons (by pid), the portal, the registry, and processes still holding a
 # file under the work dir (reported as a failure).
+# shellcheck disable=SC2034 # variables read by checks that expect evals
 . "$(dirname "$0")/lib"
 . "$TOP/tests/integration/fixtures/registry.sh"
 . "$TOP/tests/integration/fixtures/images.sh"
@@ -31,7 +32,7 @@ ROOT=$W/root
 SOCK=$W/berth.sock
 export BERTH_CONFIG=$W/cfg
 mkdir -p "$BERTH_CONFIG"
-DPID= PPID_PORTAL=
+DPID='' PPID_PORTAL=''
 DPIDS=()
 B=(--root "$ROOT")
 T_START=$EPOCHREALTIME
@@ -147,8 +148,6 @@ print("%s %s" % (r["id"], r["state"]) if r else "none")'
 
 # --- registry, images, daemon ------------------------------------------------------------------
 registry_start flt http >/dev/null || { notok "registry" "could not start"; finish; }
-img_single flt kit/busybox:1 || { notok "image" "could not build kit/busybox:1"; finish; }
-REF2=$IMG_REF
 img_run flt kit/run:1 || { notok "image" "could not build kit/run:1"; finish; }
 REF=$IMG_REF
 printf '%s\n' "$TOKEN" >"$W/token"
@@ -287,6 +286,9 @@ expect "r1: the next heartbeats report revision r1 applied" "last: $(last_rev)" 
 upd=$(pyq '",".join(sorted(set(e["body"]["update"]["step"] for e in L['"$n0"':] if e["body"]["update"] and e["body"]["update"]["id"] == "r1")))')
 expect "r1: heartbeats during the update carried its progress (update: r1, settling)" "steps seen '$upd'" \
 	eval '[[ ",$upd," == *,settling,* ]]'
+during=$(pyq '" ".join("%s/%s" % (e["if_none_match"], e["status"]) for e in L['"$n0"':] if e["body"]["update"] and e["body"]["update"]["id"] == "r1")')
+expect "r1: during the update If-None-Match carries \"r1\" and the portal answers 304 (no document sent again)" \
+	"If-None-Match/status: $during" eval '[ -n "$during" ] && [ -z "$(tr " " "\n" <<<"$during" | grep -v "^\"r1\"/304$")" ]'
 pyq 'json.dumps([c for c in L[-1]["body"]["containers"]])' >"$W/c.json"
 expect "r1: the heartbeat lists both containers: name, image, digest, state, exit, restarts, health, started" "$(cat "$W/c.json")" \
 	python3 -c '
@@ -401,6 +403,32 @@ desired "$(doc r9 web "$REF" REV=r2 "$LOOP" db "$REF" REV=r1 "$LOOP")"
 wait_for 20 rev_is "r9 applied"
 expect "r9 (the running specs again): applied, nothing restarted" "last $(last_rev), pids $bw $bd -> $(cpid web) $(cpid db)" \
 	eval 'rev_is "r9 applied" && [ "$(cpid web):$(cpid db)" = "$bw:$bd" ]'
+# a new container whose name reads as the prefix of another container's id
+# (names are looked up by name, not as id prefixes)
+hex=$("${RUNNER[@]}" "$BERTH" "${B[@]}" inspect -f '{{.Id}}' web | cut -c1-2)
+desired "$(doc r10 web "$REF" REV=r2 "$LOOP" db "$REF" REV=r1 "$LOOP" "$hex" "$REF" REV=r10 "$LOOP")"
+wait_for 20 eval 'rev_is "r10 applied" || rev_is "r10 rolled-back"'
+expect "r10 (adds a container named '$hex', the start of web's id): web and db untouched, '$hex' added" \
+	"last $(last_rev), $(ctrs), pids $bw $bd -> $(cpid web) $(cpid db)" \
+	eval 'rev_is "r10 applied" && [ "$(cpid web):$(cpid db)" = "$bw:$bd" ] && [ "$(ctrs)" = "$(printf "%s\n" "db=running:r1" "web=running:r2" "$hex=running:r10" | sort | tr "\n" " " | sed "s/ \$//")" ]'
+
+# r11: r10's specs with every object's keys in reverse order: a spec is the
+# same spec whatever the order of its keys, so nothing restarts
+bh=$(cpid "$hex")
+r11=$(doc r11 web "$REF" REV=r2 "$LOOP" db "$REF" REV=r1 "$LOOP" "$hex" "$REF" REV=r10 "$LOOP" |
+	python3 -c 'import json, sys
+def rev(o):
+    if isinstance(o, dict):
+        return {k: rev(o[k]) for k in reversed(list(o))}
+    if isinstance(o, list):
+        return [rev(x) for x in o]
+    return o
+print(json.dumps(rev(json.load(sys.stdin))))')
+desired "$r11"
+wait_for 20 eval 'rev_is "r11 applied" || rev_is "r11 rolled-back"'
+expect "r11 (r10 with every object's keys reversed): applied, nothing restarted" \
+	"last $(last_rev), pids $bw $bd $bh -> $(cpid web) $(cpid db) $(cpid "$hex")" \
+	eval 'rev_is "r11 applied" && [ "$(cpid web):$(cpid db):$(cpid "$hex")" = "$bw:$bd:$bh" ]'
 
 # --- a slow portal does not block the daemon ----------------------------------------------------
 mode delay:4
@@ -420,8 +448,9 @@ tf=$EPOCHREALTIME
 mode fail
 sleep 9
 mode ok
-tok=$(pyq 'L[-1]["t"]')
-wait_for 15 pyq_ge 'len([e for e in L['"$nf"':] if e["status"] in (200, 304)])' 1
+# the answers after the last failure
+AFTER='(lambda f: [e for e in L[f + 1:] if e["status"] in (200, 304)])(max([i for i, e in enumerate(L) if e["status"] == 500] + [-1]))'
+wait_for 15 pyq_ge "len($AFTER)" 1
 sleep 4
 fails=$(pyq '["%.2f" % e["t"] for e in L['"$nf"':] if e["status"] == 500]' | tr '\n' ' ')
 fgaps=$(pyq '(lambda f: ["%.2f" % (b - a) for a, b in zip(f, f[1:])])([e["t"] for e in L['"$nf"':] if e["status"] == 500])' | tr '\n' ' ')
@@ -429,11 +458,10 @@ expect "portal failing 9 s: at most 4 attempts (without backoff: 9)" "attempts a
 	test "$(wc -w <<<"$fails")" -ge 2 -a "$(wc -w <<<"$fails")" -le 4
 expect "portal failing: the waits grow (2x, 4x the interval, +-20%)" "gaps $fgaps" \
 	eval 'awk -v g="$fgaps" "BEGIN { n = split(g, a, \" \"); if (n < 1 || a[1] < 1.5) exit 1; for (i = 2; i <= n; i++) if (a[i] < a[i-1] * 1.3) exit 1 }"'
-back=$(pyq '["%.2f" % e["t"] for e in L['"$nf"':] if e["status"] in (200, 304)]' | tr '\n' ' ')
-bgaps=$(pyq '(lambda t: ["%.2f" % (b - a) for a, b in zip(t, t[1:])])([e["t"] for e in L['"$nf"':] if e["status"] in (200, 304)])' | tr '\n' ' ')
+bgaps=$(pyq '(lambda t: ["%.2f" % (b - a) for a, b in zip(t, t[1:])])([e["t"] for e in '"$AFTER"'])' | tr '\n' ' ')
 expect "portal back: no burst (normal interval from the first success on, >= 0.7 s apart)" "gaps after $bgaps" \
 	eval 'awk -v g="$bgaps" "BEGIN { n = split(g, a, \" \"); if (n < 2) exit 1; for (i = 1; i <= n; i++) if (a[i] < 0.7 || a[i] > 1.5) exit 1 }"'
-err=$(pyq '[e["body"]["error"] for e in L['"$nf"':] if e["status"] in (200, 304)][0]')
+err=$(pyq "${AFTER}[0][\"body\"][\"error\"]")
 expect "portal back: the first heartbeat reports the outage as the last error" "error '$err'" \
 	eval '[[ "$err" == *500* ]]'
 
