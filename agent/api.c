@@ -296,11 +296,38 @@ static enum agent_api_result h_info(struct call *c)
 static enum agent_api_result h_df(struct call *c)
 {
 	cJSON *j = cJSON_CreateObject();
+	char p[PATH_MAX + 64];
 	cJSON_AddItemToObject(j, "Images", agent_images_json(c->a->root, true));
-	cJSON_AddArrayToObject(j, "Containers");
-	cJSON_AddArrayToObject(j, "Volumes");
+	struct berr e = { 0 };
+	cJSON *cs = agent_containers_json(c->a->root, true, NULL, &e), *it;
+	cJSON_ArrayForEach(it, cs)
+	{
+		/* what the container wrote: its upper directory */
+		snprintf(p, sizeof(p), "%s/containers/%s/upper", c->a->root, jstr(it, "Id"));
+		cJSON_DeleteItemFromObject(it, "SizeRw");
+		cJSON_AddNumberToObject(it, "SizeRw", (double)fs_du(p));
+	}
+	cJSON *im;
+	cJSON_ArrayForEach(im, cJSON_GetObjectItem(j, "Images"))
+	{
+		/* docker df counts an image as active when containers use it */
+		int n = 0;
+		cJSON_ArrayForEach(it, cs) n += !strcmp(jstr(it, "ImageID"), jstr(im, "Id"));
+		cJSON_DeleteItemFromObject(im, "Containers");
+		cJSON_AddNumberToObject(im, "Containers", n);
+	}
+	cJSON_AddItemToObject(j, "Containers", cs ? cs : cJSON_CreateArray());
+	cJSON *vs = agent_volumes_json(c->a->root);
+	cJSON_ArrayForEach(it, vs)
+	{
+		cJSON *u = cJSON_AddObjectToObject(it, "UsageData");
+		cJSON_AddNumberToObject(u, "Size", (double)fs_du(jstr(it, "Mountpoint")));
+		cJSON_AddNumberToObject(u, "RefCount", -1); /* not counted */
+	}
+	cJSON_AddItemToObject(j, "Volumes", vs);
 	cJSON_AddArrayToObject(j, "BuildCache");
-	cJSON_AddNumberToObject(j, "LayersSize", 0);
+	snprintf(p, sizeof(p), "%s/layers", c->a->root);
+	cJSON_AddNumberToObject(j, "LayersSize", (double)fs_du(p));
 	return send_json(c, 200, j);
 }
 

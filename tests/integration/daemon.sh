@@ -347,6 +347,18 @@ dk volume ls --format '{{.Driver}} {{.Name}}'
 expect "docker volume ls" "list" test "$RC:$(grep -c 'vol1' <<<"$OUT"):$(grep -cx 'local vol1' <<<"$OUT")" = "0:1:1"
 dk volume inspect -f '{{.Name}} {{.Driver}}' vol1
 expect "docker volume inspect" "inspect" test "$RC:$OUT" = "0:vol1 local"
+dk run -d --name dfc -v vol1:/v "$REF" sh -c "head -c 50000 /dev/zero >/big; $LOOP"
+dk system df --format '{{.Type}} {{.TotalCount}} {{.Size}}'
+expect "docker system df: images, containers and volumes counted, sizes from the disk" "df: $OUT" \
+	eval '[ "$RC" = 0 ] && grep -qE "^Images [1-9][0-9]* [0-9.]+[kM]B$" <<<"$OUT" &&
+		grep -qE "^Containers [1-9][0-9]* [0-9.]+kB$" <<<"$OUT" && grep -qE "^Local Volumes [1-9][0-9]* [0-9.]+k?B$" <<<"$OUT"'
+dk rm -f dfc
+dk search "$REG_DMN_HOST/kit"
+expect "docker search REGISTRY/TERM lists the registry's matching repositories" "search: $OUT" \
+	eval '[ "$RC" = 0 ] && grep -q "^$REG_DMN_HOST/kit/busybox " <<<"$OUT" && grep -q "^$REG_DMN_HOST/kit/run " <<<"$OUT"'
+dk search busybox
+expect "docker search without a registry: a clear error" "search: rc=$RC $ERR" \
+	eval '[ "$RC" = 1 ] && grep -q "not a registry host" <<<"$ERR"'
 dk volume rm vol1
 expect "docker volume rm" "rm" test "$RC:$OUT" = "0:vol1"
 dk volume ls -q
