@@ -37,20 +37,6 @@ unset BERTH_HOST
 mkdir -p "$BERTH_CONFIG"
 DPID=
 
-procs_in_w() {
-	local p f
-	for p in /proc/[0-9]*; do
-		[ "${p#/proc/}" = $$ ] && continue
-		[ "${p#/proc/}" = "$BASHPID" ] && continue
-		for f in "$p"/cwd "$p"/fd/*; do
-			case "$(readlink "$f" 2>/dev/null)" in "$W"/*)
-				echo "${p#/proc/}"
-				break
-				;;
-			esac
-		done
-	done
-}
 
 cleanup() {
 	local p ids left
@@ -151,7 +137,9 @@ LOOP='trap "exit 0" TERM; while :; do sleep 1 & wait; done'
 run "${D[@]}" run -d --name c1 "$REF" sh -c "echo started; $LOOP"
 run "${D[@]}" run --name c2 "$REF" sh -c 'echo out; echo err >&2; exit 3'
 run "${D[@]}" create --name c3 "$REF" true
-run "${D[@]}" run -d --name c4 "$REF" sh -c 'echo a; sleep 1; echo b >&2; echo c'
+# c4 runs until /go exists (made just before logs -f), so the ps tables
+# below see the same states whichever path runs first
+run "${D[@]}" run -d --name c4 "$REF" sh -c 'echo a; until [ -e /go ]; do sleep 1; done; echo b >&2; echo c'
 expect "setup: four containers" "ps" test "$("$BERTH" "${D[@]}" ps -aq | wc -l)" = 4
 both ps
 same "ps: same table"
@@ -183,6 +171,7 @@ both logs -t --tail 1 c2
 same "logs -t --tail 1: same line"
 both logs --since 2099-01-01T00:00:00Z c2
 same "logs --since in the future: nothing, the same"
+run "${D[@]}" exec c4 touch /go
 run "${A[@]}" logs -f c4
 expect "logs -f through the API: follows until the container exits" "logs -f" \
 	test "$RC|$OUT|$ERR" = "0|a

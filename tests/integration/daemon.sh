@@ -38,22 +38,6 @@ DPID=        # the daemon running now
 DPIDS=()     # every daemon started (kill -9 leaves orphans behind)
 BG=()        # background helpers (docker events, logs -f)
 
-# Processes holding a file (fd or cwd) under the work dir, not this shell.
-procs_in_w() {
-	local p f
-	for p in /proc/[0-9]*; do
-		[ "${p#/proc/}" = $$ ] && continue
-		[ "${p#/proc/}" = "$BASHPID" ] && continue
-		for f in "$p"/cwd "$p"/fd/*; do
-			case "$(readlink "$f" 2>/dev/null)" in "$W"/*)
-				echo "${p#/proc/}"
-				break
-				;;
-			esac
-		done
-	done
-}
-title() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null; }
 
 cleanup() {
 	local p ids left

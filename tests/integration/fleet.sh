@@ -37,22 +37,6 @@ DPIDS=()
 B=(--root "$ROOT")
 T_START=$EPOCHREALTIME
 
-title() { { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null; }
-# Processes holding a file (fd or cwd) under the work dir, not this shell.
-procs_in_w() {
-	local p f
-	for p in /proc/[0-9]*; do
-		[ "${p#/proc/}" = $$ ] && continue
-		[ "${p#/proc/}" = "$BASHPID" ] && continue
-		for f in "$p"/cwd "$p"/fd/*; do
-			case "$(readlink "$f" 2>/dev/null)" in "$W"/*)
-				echo "${p#/proc/}"
-				break
-				;;
-			esac
-		done
-	done
-}
 # fleet children (berthd-update, berthd-heartbeat) of any daemon of this test,
 # also orphans of a killed one
 fleet_kids() {
