@@ -22,7 +22,7 @@
 #define CG_FREEZE_TIMEOUT_MS 2000
 #define CG_RMDIR_TIMEOUT_MS 1000 /* tasks being torn down keep a group busy */
 #define CG_POLL_MS 5
-#define CG_MOUNT_MAX (PATH_MAX - 256) /* leaves room for "/<name>" */
+#define CG_MOUNT_MAX (RT_CG_DIR_MAX - 256) /* leaves room for "/<name>" */
 #define CG_MAXDIRS (RT_CG_NCTRL + 2)
 
 const char *const rt_cg_names[RT_CG_NCTRL] = { "memory", "cpu", "pids", "freezer", "cpuacct" };
@@ -182,10 +182,10 @@ static void cg_unescape(char *s)
 	*o = '\0';
 }
 
-static void cg_set(char dst[PATH_MAX], const char *mp)
+static void cg_set(char dst[RT_CG_DIR_MAX], const char *mp)
 {
 	if (!dst[0])
-		snprintf(dst, PATH_MAX, "%s", mp);
+		snprintf(dst, RT_CG_DIR_MAX, "%s", mp);
 }
 
 /* One mountinfo line: "id parent maj:min root mountpoint opts [tags] - fstype
@@ -332,10 +332,10 @@ int rt_cgroup_detect(struct rt_cg_host *h, const char *mountinfo, struct berr *e
 
 /* --- one group --- */
 
-static void cg_join(char out[PATH_MAX], const char *mount, const char *name)
+static void cg_join(char out[RT_CG_DIR_MAX], const char *mount, const char *name)
 {
 	if (mount[0])
-		snprintf(out, PATH_MAX, "%s/%s", mount, name);
+		snprintf(out, RT_CG_DIR_MAX, "%s/%s", mount, name);
 }
 
 void rt_cgroup_init(struct rt_cgroup *cg, const struct rt_cg_host *h, const char *name)

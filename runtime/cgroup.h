@@ -24,22 +24,27 @@ enum rt_cg_ctrl {
 	RT_CG_NCTRL,
 };
 
+/* Room for a group directory: a mount point (at most RT_CG_DIR_MAX - 256
+ * bytes; longer ones are ignored), "/" and a name (at most 127 bytes). Small,
+ * because a monitor keeps a host and a group for its whole life. */
+#define RT_CG_DIR_MAX 512
+
 /* The host's layout, from /proc/self/mountinfo (or a test's fake root). */
 struct rt_cg_host {
 	/* "v1", "v2" or "hybrid"; "none" when no cgroup fs is mounted. */
 	const char *layout;
 	/* Mount point of the cgroup2 hierarchy ("" when none). */
-	char v2[PATH_MAX];
+	char v2[RT_CG_DIR_MAX];
 	/* Mount point of the v1 hierarchy holding each controller, or "" when the
 	 * controller is on v2 or missing. */
-	char v1[RT_CG_NCTRL][PATH_MAX];
+	char v1[RT_CG_NCTRL][RT_CG_DIR_MAX];
 	/* Mount point of a v1 hierarchy used for process tracking when there is
 	 * no v2 (name=systemd, else the first of v1[]), "" otherwise. */
-	char v1_track[PATH_MAX];
+	char v1_track[RT_CG_DIR_MAX];
 	/* The controller can be used on v2: memory, cpu and pids are listed in
 	 * the root's cgroup.controllers; freezer and cpuacct whenever v2 is
-	 * mounted (core files). Mount points longer than PATH_MAX - 256 are
-	 * ignored, so "<mount>/<name>" always fits a PATH_MAX buffer. */
+	 * mounted (core files). Mount points longer than RT_CG_DIR_MAX - 256
+	 * are ignored, so "<mount>/<name>" always fits. */
 	bool on_v2[RT_CG_NCTRL];
 };
 
@@ -64,9 +69,9 @@ struct rt_cg_stats {
 struct rt_cgroup {
 	const struct rt_cg_host *host;
 	char name[128];
-	char v2dir[PATH_MAX];              /* "" when unused */
-	char v1dir[RT_CG_NCTRL][PATH_MAX]; /* "" when the controller is not on v1 */
-	char trackdir[PATH_MAX];           /* v1 tracking group, "" when unused */
+	char v2dir[RT_CG_DIR_MAX];              /* "" when unused */
+	char v1dir[RT_CG_NCTRL][RT_CG_DIR_MAX]; /* "" when the controller is not on v1 */
+	char trackdir[RT_CG_DIR_MAX];           /* v1 tracking group, "" when unused */
 };
 
 /* Reads the layout. mountinfo is the path to read ("/proc/self/mountinfo" in

@@ -37,12 +37,14 @@ struct ready_msg {
 	char msg[BERR_MSG_MAX];
 };
 
+#define CLIENT_BUF (8 + STDIN_BUF)
+
 struct client {
 	int fd;
 	bool watch; /* wants only the exit code */
 	bool hello; /* said what it is */
 	size_t have;
-	unsigned char buf[8 + STDIN_BUF];
+	unsigned char *buf; /* CLIENT_BUF bytes, apart: untouched until used */
 };
 
 struct mon {
@@ -426,7 +428,7 @@ static bool wait_first_client(struct mon *s)
 			if (!p[k].revents)
 				continue;
 			struct client *c = &s->cl[idx[k - 1]];
-			ssize_t got = read(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
+			ssize_t got = read(c->fd, c->buf + c->have, CLIENT_BUF - c->have);
 			if (got <= 0) {
 				client_drop(s, idx[k - 1]);
 				continue;
@@ -491,14 +493,24 @@ static void record_exit(struct mon *s, struct rt_state *st)
 /* The monitor process itself; never returns. */
 static _Noreturn void monitor_main(const struct rt_monitor *m, int ready, int sigp[2])
 {
-	struct mon s = { .m = m, .in = -1, .out = { -1, -1 }, .pid = -1 };
+	/* static, and set field by field: the pages of buffers it never uses
+	 * (log line parts, attach clients) are never touched, so a monitor's
+	 * memory is what it uses */
+	static struct mon s;
+	static unsigned char clbuf[CLIENTS_MAX][CLIENT_BUF];
+	s.m = m;
+	s.in = -1;
+	s.out[0] = s.out[1] = -1;
+	s.pid = -1;
 	struct berr err = { 0 };
 	struct ready_msg r = { .stage = 1 };
 	struct rt_state st;
 	s.sigfd[0] = sigp[0];
 	s.sigfd[1] = sigp[1];
-	for (int i = 0; i < CLIENTS_MAX; i++)
+	for (int i = 0; i < CLIENTS_MAX; i++) {
 		s.cl[i].fd = -1;
+		s.cl[i].buf = clbuf[i];
+	}
 	const char *dir = m->spec.dir;
 	prctl(PR_SET_NAME, "berth-monitor", 0, 0, 0);
 	char title[64];
@@ -614,7 +626,7 @@ static _Noreturn void monitor_main(const struct rt_monitor *m, int ready, int si
 			if (ci[i] < 0 || !p[ci[i]].revents)
 				continue;
 			struct client *c = &s.cl[i];
-			ssize_t r2 = read(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
+			ssize_t r2 = read(c->fd, c->buf + c->have, CLIENT_BUF - c->have);
 			if (r2 <= 0) {
 				client_drop(&s, i);
 				continue;
