@@ -21,27 +21,18 @@
 #include <unistd.h>
 
 #include "net/conn.h"
+#include "net/tls_int.h"
 
 #define TLS_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define TLS_CERTS_D "/etc/berth/certs.d"
-#define TLS_PEM_MAX (1 << 20) /* bytes in one PEM file */
-#define TLS_ANCHORS_MAX 512   /* anchors from the bundle, and again from one certs.d dir */
-#define TLS_DN_MAX 1024       /* bytes in an anchor's subject DN */
-#define TLS_CERT_KEEP 8192    /* bytes of each server certificate kept for our own checks */
-#define TLS_SEED_LEN 32
+#define TLS_ANCHORS_MAX 512 /* anchors from the bundle, and again from one certs.d dir */
+#define TLS_DN_MAX 1024     /* bytes in an anchor's subject DN */
+#define TLS_CERT_KEEP 8192  /* bytes of each server certificate kept for our own checks */
 
 /* BearSSL counts validation days from January 1st, 0 AD; 1970-01-01 is day 719528. */
 #define TLS_EPOCH_DAYS 719528
 
 enum tls_time_fault { TLS_TIME_OK, TLS_TIME_EXPIRED, TLS_TIME_NOT_YET };
-
-/* Trust anchors parsed from PEM files. Each anchor's DN and key bytes live in
- * one allocation that dn.data points to. Shared by reference count. */
-struct tls_anchors {
-	unsigned refs;
-	size_t n, cap;
-	br_x509_trust_anchor *ta;
-};
 
 /* br_x509_minimal wrapped, so that we see each certificate: BearSSL reports
  * "expired" and "not valid yet" as one error, and checks only dNSName. */
@@ -78,7 +69,7 @@ struct net_tls {
 
 /* --- trust anchors ---------------------------------------------------------- */
 
-static void anchors_put(struct tls_anchors *a)
+void tls_anchors_put(struct tls_anchors *a)
 {
 	if (!a || --a->refs)
 		return;
@@ -199,9 +190,7 @@ static int pem_feed(struct tls_anchors *a, br_pem_decoder_context *pem, struct p
 	return 0;
 }
 
-/* Adds the certificates of one PEM file, streamed (no copy of the file).
- * Returns 0 or -errno; a missing file is 0 when missing_ok. */
-static int anchors_load(struct tls_anchors *a, const char *path, bool missing_ok, struct berr *err)
+int tls_anchors_load(struct tls_anchors *a, const char *path, bool missing_ok, struct berr *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -277,9 +266,9 @@ static int system_anchors(const char *path, struct tls_anchors **out, struct ber
 	if (!a)
 		return berr_set(err, ENOMEM, "%s", path);
 	a->refs = 1;
-	int rc = anchors_load(a, path, false, err);
+	int rc = tls_anchors_load(a, path, false, err);
 	if (rc < 0) {
-		anchors_put(a);
+		tls_anchors_put(a);
 		return rc;
 	}
 	if (a->n > 0 && a->n < a->cap) { /* it is kept long */
@@ -291,7 +280,7 @@ static int system_anchors(const char *path, struct tls_anchors **out, struct ber
 	}
 	char *copy = strdup(path);
 	if (copy) {
-		anchors_put(tls_sys.set);
+		tls_anchors_put(tls_sys.set);
 		free(tls_sys.path);
 		tls_sys.set = a;
 		a->refs++;
@@ -317,7 +306,7 @@ static int certs_d_anchors(struct tls_anchors *a, const char *dir, struct berr *
 	char path[PATH_MAX];
 	if ((size_t)snprintf(path, sizeof(path), "%s/ca.crt", dir) >= sizeof(path))
 		return berr_setmsg(err, ENAMETOOLONG, "%s: path too long", dir);
-	int rc = anchors_load(a, path, true, err);
+	int rc = tls_anchors_load(a, path, true, err);
 	if (rc < 0)
 		return rc;
 	struct dirent **names;
@@ -331,7 +320,7 @@ static int certs_d_anchors(struct tls_anchors *a, const char *dir, struct berr *
 			    sizeof(path))
 				rc = berr_setmsg(err, ENAMETOOLONG, "%s: path too long", dir);
 			else
-				rc = anchors_load(a, path, false, err);
+				rc = tls_anchors_load(a, path, false, err);
 		}
 		free(names[i]);
 	}
@@ -697,9 +686,7 @@ static void tls_engines(struct net_tls *t)
 	br_ssl_engine_set_buffer(eng, t->iobuf, BR_SSL_BUFSIZE_BIDI, 1);
 }
 
-/* getrandom() without flags blocks until the kernel's pool is initialised,
- * which is what a fresh key needs. */
-static int tls_seed(unsigned char *seed, size_t len)
+int tls_seed(unsigned char *seed, size_t len)
 {
 	size_t got = 0;
 	while (got < len) {
@@ -715,7 +702,7 @@ static int tls_seed(unsigned char *seed, size_t len)
 
 /* --- errors ------------------------------------------------------------------ */
 
-static const char *x509_reason(int e)
+const char *tls_x509_reason(int e)
 {
 	switch (e) {
 	case BR_ERR_X509_BAD_SIGNATURE:
@@ -743,7 +730,7 @@ static const char *x509_reason(int e)
 	}
 }
 
-static const char *ssl_reason(int e)
+const char *tls_ssl_reason(int e)
 {
 	switch (e) {
 	case BR_ERR_UNSUPPORTED_VERSION:
@@ -769,7 +756,7 @@ static const char *ssl_reason(int e)
 	}
 }
 
-static const char *alert_name(int a)
+const char *tls_alert_name(int a)
 {
 	switch (a) {
 	case 10:
@@ -778,6 +765,10 @@ static const char *alert_name(int a)
 		return "handshake_failure";
 	case 42:
 		return "bad_certificate";
+	case 46:
+		return "certificate_unknown";
+	case 48:
+		return "unknown_ca";
 	case 47:
 		return "illegal_parameter";
 	case 50:
@@ -827,9 +818,9 @@ static int tls_engine_error(struct net_tls *t, int e)
 	if (e >= BR_ERR_X509_OK && e <= BR_ERR_X509_NOT_TRUSTED)
 		return berr_setmsg(&t->fail, EPERM,
 				   "TLS with %s: certificate rejected: %s (BearSSL error %d)", h,
-				   x509_reason(e), e);
+				   tls_x509_reason(e), e);
 	if (e >= BR_ERR_RECV_FATAL_ALERT && e < BR_ERR_SEND_FATAL_ALERT) {
-		const char *name = alert_name(e - BR_ERR_RECV_FATAL_ALERT);
+		const char *name = tls_alert_name(e - BR_ERR_RECV_FATAL_ALERT);
 		if (name)
 			return berr_setmsg(
 				&t->fail, EPROTO,
@@ -841,7 +832,7 @@ static int tls_engine_error(struct net_tls *t, int e)
 			e - BR_ERR_RECV_FATAL_ALERT, e);
 	}
 	return berr_setmsg(&t->fail, EPROTO, "TLS with %s: %s failed: %s (BearSSL error %d)", h,
-			   stage, ssl_reason(e), e);
+			   stage, tls_ssl_reason(e), e);
 }
 
 static int tls_io_error(struct net_tls *t, int rc, const char *what)
@@ -950,8 +941,8 @@ static int tls_pump(struct net_tls *t, unsigned want)
 
 static void tls_release(struct net_tls *t)
 {
-	anchors_put(t->sys);
-	anchors_put(t->own);
+	tls_anchors_put(t->sys);
+	tls_anchors_put(t->own);
 	free(t->ta);
 	free(t->certs_dir);
 	free(t->iobuf);
