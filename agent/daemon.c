@@ -7,6 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,7 +40,9 @@
 #include "board/fs.h"
 #include "board/title.h"
 #include "config.h"
+#include "net/conn.h"
 #include "net/httpd.h"
+#include "net/tls_server.h"
 #include "runtime/container.h"
 #include "runtime/state.h"
 
@@ -48,7 +53,11 @@
 #define DAEMON_SCAN_MS 1000    /* supervision pass */
 #define DAEMON_HEALTH_OUT 4096 /* a check's output kept */
 #define RESTART_MAX_DELAY_MS 60000
-#define RESTART_RESET_MS 10000 /* ran this long: the backoff starts over */
+#define RESTART_RESET_MS 10000        /* ran this long: the backoff starts over */
+#define DAEMON_TLS_MAX 128            /* TLS connections (one child each) at once */
+#define DAEMON_TLS_HANDSHAKE_MS 10000 /* a client must finish its handshake this fast */
+#define DAEMON_TLS_STALL_MS 60000     /* a side that takes no bytes for this long is dropped */
+#define DAEMON_TLS_PORT "2376"        /* dockerd's TLS port, for tcp://HOST */
 
 struct dconn {
 	int fd;
@@ -85,6 +94,12 @@ struct daemon {
 	char root[4096];
 	char sock[108];
 	int lfd, sigp[2], lockfd;
+	/* -H tcp://: the listener, the loaded certificates, a child per connection */
+	int tfd;
+	char tcp[128];
+	struct net_tls_server *tls;
+	pid_t tls_pids[DAEMON_TLS_MAX];
+	int ntls;
 	int level; /* LOG_ERR .. LOG_DEBUG */
 	bool use_syslog;
 	struct dconn conns[DAEMON_CONNS_MAX];
@@ -166,6 +181,8 @@ static pid_t fork_child(void *arg)
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	close(D->lfd);
+	if (D->tfd >= 0)
+		close(D->tfd);
 	close(D->sigp[0]);
 	close(D->sigp[1]);
 	if (D->lockfd >= 0)
@@ -259,6 +276,100 @@ static void conn_accept(void)
 	net_httpd_respond(fd, 503, "application/json", "{\"message\":\"too many connections\"}\n",
 			  36, false, NULL);
 	close(fd);
+}
+
+/* --- TCP with TLS --- */
+
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const void *)ss;
+		inet_ntop(AF_INET, &v4->sin_addr, a, sizeof(a));
+		port = ntohs(v4->sin_port);
+		snprintf(out, len, "%s:%u", a, port);
+	} else {
+		const struct sockaddr_in6 *v6 = (const void *)ss;
+		inet_ntop(AF_INET6, &v6->sin6_addr, a, sizeof(a));
+		port = ntohs(v6->sin6_port);
+		snprintf(out, len, "[%s]:%u", a, port);
+	}
+}
+
+/* The child of one TLS connection: the handshake (a client certificate
+ * from the CA required), then a relay to the daemon's own UNIX socket, so
+ * the API sees an ordinary local client. */
+static int tls_child(int fd, const char *peer)
+{
+	struct berr e = { 0 };
+	struct net_tls_session *c = net_tls_server_accept(D->tls, fd, DAEMON_TLS_HANDSHAKE_MS, &e);
+	if (!c) {
+		dlog(LOG_WARNING, "tls %s: %s", peer, e.msg);
+		return 1;
+	}
+	dlog(LOG_DEBUG, "tls %s: client certificate accepted", peer);
+	struct net_conn u;
+	if (net_conn_open_unix(&u, D->sock, 5000, &e) < 0) {
+		dlog(LOG_ERR, "tls %s: %s", peer, e.msg);
+		net_tls_session_free(c);
+		return 1;
+	}
+	int rc = net_tls_session_relay(c, u.fd, DAEMON_TLS_STALL_MS, &e);
+	if (rc < 0)
+		dlog(LOG_INFO, "tls %s: %s", peer, e.msg);
+	net_tls_session_free(c);
+	net_conn_close(&u);
+	return rc < 0;
+}
+
+static void tls_accept(void)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl = sizeof(ss);
+	int fd = accept4(D->tfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	char peer[INET6_ADDRSTRLEN + 16];
+	peer_name(&ss, peer, sizeof(peer));
+	if (D->ntls >= DAEMON_TLS_MAX) {
+		dlog(LOG_WARNING, "tls %s: too many connections (%d)", peer, DAEMON_TLS_MAX);
+		close(fd);
+		return;
+	}
+	/* a peer that vanishes without a FIN is found out */
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	pid_t p = fork();
+	if (p < 0) {
+		dlog(LOG_ERR, "tls %s: fork: %s", peer, strerror(errno));
+		close(fd);
+		return;
+	}
+	if (p > 0) {
+		D->tls_pids[D->ntls++] = p;
+		close(fd);
+		return;
+	}
+	board_title_set("berthd-tls");
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	close(D->lfd);
+	close(D->tfd);
+	close(D->sigp[0]);
+	close(D->sigp[1]);
+	if (D->lockfd >= 0)
+		close(D->lockfd);
+	for (int i = 0; i < DAEMON_CONNS_MAX; i++)
+		if (D->conns[i].fd >= 0)
+			close(D->conns[i].fd);
+	for (int i = 0; i < D->nw; i++)
+		if (D->w[i].h.fd >= 0)
+			close(D->w[i].h.fd);
+	_exit(tls_child(fd, peer));
 }
 
 /* --- supervision --- */
@@ -410,6 +521,8 @@ static void health_start(struct agent_ctr *c, struct watch *w, const struct hc_c
 		signal(SIGCHLD, SIG_DFL);
 		close(pp[0]);
 		close(D->lfd);
+		if (D->tfd >= 0)
+			close(D->tfd);
 		if (D->lockfd >= 0)
 			close(D->lockfd);
 		char *argv[64];
@@ -598,6 +711,8 @@ static pid_t fleet_child(const char *title, int (*fn)(const char *, const struct
 	signal(SIGINT, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	close(D->lfd);
+	if (D->tfd >= 0)
+		close(D->tfd);
 	if (D->lockfd >= 0)
 		close(D->lockfd);
 	close(D->sigp[0]);
@@ -661,6 +776,11 @@ static void reap(void)
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
 		if (CONFIG_HEARTBEAT && (p == D->hb_pid || p == D->apply_pid))
 			fleet_exit(p, st);
+		for (int i = 0; i < D->ntls; i++)
+			if (D->tls_pids[i] == p) {
+				D->tls_pids[i] = D->tls_pids[--D->ntls];
+				break;
+			}
 		for (int i = 0; i < D->nw; i++) {
 			struct watch *w = &D->w[i];
 			if (w->h.pid != p)
@@ -722,6 +842,64 @@ static int listen_unix(const char *path)
 	return fd;
 }
 
+/* Splits "tcp://HOST:PORT" ("tcp://:PORT", "tcp://HOST", "tcp://[V6]:PORT")
+ * into host (empty: every address) and port (default 2376, dockerd's TLS
+ * port). Returns 0 or -EINVAL. */
+static int tcp_split(const char *spec, char *host, size_t hl, char *port, size_t pl)
+{
+	const char *h = spec + 6, *colon, *hend;
+	if (*h == '[') {
+		hend = strchr(h, ']');
+		if (!hend)
+			return -EINVAL;
+		colon = hend[1] == ':' ? hend + 1 : NULL;
+		if (hend[1] && !colon)
+			return -EINVAL;
+		h++;
+	} else {
+		colon = strrchr(h, ':');
+		hend = colon ? colon : h + strlen(h);
+	}
+	const char *pt = colon ? colon + 1 : DAEMON_TLS_PORT;
+	if ((size_t)(hend - h) >= hl || strlen(pt) >= pl || !*pt || strchr(h, '/') ||
+	    strspn(pt, "0123456789") != strlen(pt) || atoi(pt) < 1 || atoi(pt) > 65535)
+		return -EINVAL;
+	memcpy(host, h, (size_t)(hend - h));
+	host[hend - h] = '\0';
+	snprintf(port, pl, "%s", pt);
+	return 0;
+}
+
+static int listen_tcp(const char *spec, struct berr *err)
+{
+	char host[128], port[8];
+	if (tcp_split(spec, host, sizeof(host), port, sizeof(port)))
+		return berr_setmsg(err, EINVAL, "%s: not tcp://HOST:PORT", spec);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV },
+			*ai;
+	int g = getaddrinfo(*host ? host : NULL, port, &hints, &ai);
+	if (g)
+		return berr_setmsg(err, EINVAL, "%s: %s", spec, gai_strerror(g));
+	int fd = -1, e = EADDRNOTAVAIL;
+	for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		int on = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, 128)) {
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(ai);
+	return fd >= 0 ? fd : berr_set(err, e, "listen on %s", spec);
+}
+
 static int parse_level(const char *s)
 {
 	if (!s || !strcmp(s, "info"))
@@ -737,23 +915,31 @@ static int parse_level(const char *s)
 
 int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 {
-	const char *host = NULL, *level = NULL, *root = NULL;
-	bool use_syslog = false, tls = false;
+	const char *level = NULL, *root = NULL, *cacert = NULL, *cert = NULL, *key = NULL;
+	struct agent_strlist hosts = { 0 };
+	bool use_syslog = false, tlsverify = false;
 	const struct agent_flag flags[] = {
-		{ "host", 'H', FLAG_STR, &host },    { "log-level", 'l', FLAG_STR, &level },
-		{ "data-root", 0, FLAG_STR, &root }, { "syslog", 0, FLAG_BOOL, &use_syslog },
-		{ "tlsverify", 0, FLAG_BOOL, &tls },
+		{ "host", 'H', FLAG_LIST, &hosts },        { "log-level", 'l', FLAG_STR, &level },
+		{ "data-root", 0, FLAG_STR, &root },       { "syslog", 0, FLAG_BOOL, &use_syslog },
+		{ "tlsverify", 0, FLAG_BOOL, &tlsverify }, { "tlscacert", 0, FLAG_STR, &cacert },
+		{ "tlscert", 0, FLAG_STR, &cert },         { "tlskey", 0, FLAG_STR, &key },
 	};
 	int n = agent_flags(
-		argc, argv, flags, 5,
+		argc, argv, flags, 8,
 		"Usage: berth daemon [OPTIONS]   (also started as berthd)\n\n"
 		"Answer the Docker Engine API on a UNIX socket and supervise containers.\n\n"
 		"Options:\n"
 		"      --data-root string   Data root (default: daemon.json's, else " AGENT_DEFAULT_ROOT
 		")\n"
-		"  -H, --host string        unix:///path (default unix://" DAEMON_SOCK_DEFAULT ")\n"
+		"  -H, --host list          unix:///path (default unix://" DAEMON_SOCK_DEFAULT
+		"),\n"
+		"                           and tcp://ADDR:PORT with --tlsverify (client certificates)\n"
 		"  -l, --log-level string   debug, info, warn or error (default info)\n"
-		"      --syslog             Log to syslog instead of stderr\n");
+		"      --syslog             Log to syslog instead of stderr\n"
+		"      --tlsverify          Require client certificates from --tlscacert on tcp://\n"
+		"      --tlscacert string   CA of the clients (default CONFIG_DIR/tls/ca.pem)\n"
+		"      --tlscert string     Server certificate chain (default CONFIG_DIR/tls/cert.pem)\n"
+		"      --tlskey string      Server key (default CONFIG_DIR/tls/key.pem)\n");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 0)
@@ -761,6 +947,7 @@ int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 	static struct daemon d;
 	D = &d;
 	d.opts = *o;
+	d.tfd = -1;
 	if (root) {
 		d.opts.root = root;
 		d.opts.root_set = true;
@@ -771,25 +958,62 @@ int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 	d.use_syslog = use_syslog;
 	if (use_syslog)
 		openlog("berthd", LOG_PID, LOG_DAEMON);
-	const char *path = DAEMON_SOCK_DEFAULT;
-	if (host) {
-		if (!strncmp(host, "unix://", 7))
-			path = host + 7;
-		else if (!strncmp(host, "tcp://", 6) || !strncmp(host, "fd://", 5))
-			return agent_usage(
-				"daemon: -H %s: only unix:// sockets (TCP with TLS client certificates is not in this version; plain TCP never is)",
-				host);
-		else
-			path = host;
+	if (agent_load_config(&d.opts, &d.cfg))
+		return AGENT_EXIT_FAIL;
+	/* -H beats daemon.json's "hosts"; a UNIX socket is always there */
+	if (!hosts.n)
+		for (int i = 0; i < d.cfg.nhosts; i++)
+			hosts.v[hosts.n++] = d.cfg.hosts[i];
+	const char *path = NULL, *tcp = NULL;
+	for (int i = 0; i < hosts.n; i++) {
+		const char *h = hosts.v[i];
+		if (!strncmp(h, "tcp://", 6)) {
+			char th[128], tp[8];
+			if (tcp)
+				return agent_usage("daemon: -H %s: one tcp:// host at most", h);
+			if (tcp_split(h, th, sizeof(th), tp, sizeof(tp)))
+				return agent_usage("daemon: -H %s: not tcp://ADDR:PORT", h);
+			tcp = h;
+		} else if (!strncmp(h, "fd://", 5) || strstr(h, "://") != NULL) {
+			if (strncmp(h, "unix://", 7))
+				return agent_usage("daemon: -H %s: unix:// or tcp:// only", h);
+		}
+		if (!strncmp(h, "unix://", 7) || !strstr(h, "://")) {
+			if (path)
+				return agent_usage("daemon: -H %s: one unix:// socket at most", h);
+			path = strncmp(h, "unix://", 7) ? h : h + 7;
+		}
 	}
-	if (tls)
-		return agent_usage(
-			"daemon: --tlsverify needs -H tcp://, which is not in this version");
+	if (!path)
+		path = DAEMON_SOCK_DEFAULT;
 	if (strlen(path) >= sizeof(d.sock))
 		return agent_usage("daemon: socket path %s is too long", path);
 	snprintf(d.sock, sizeof(d.sock), "%s", path);
-	if (agent_load_config(&d.opts, &d.cfg))
-		return AGENT_EXIT_FAIL;
+	if (tcp && !CONFIG_DAEMON_TLS)
+		return agent_usage(
+			"daemon: -H %s: TCP with TLS is not part of this build (CONFIG_DAEMON_TLS)",
+			tcp);
+	if (tcp && !tlsverify && !d.cfg.tlsverify)
+		return agent_usage(
+			"daemon: -H %s: needs --tlsverify (client certificates); plain TCP is never offered",
+			tcp);
+	if (CONFIG_DAEMON_TLS && tcp) {
+		/* the files are loaded and checked before anything listens */
+		char defs[3][PATH_MAX];
+		const char *names[] = { "ca.pem", "cert.pem", "key.pem" };
+		const char **files[] = { &cacert, &cert, &key };
+		const char *conf[] = { d.cfg.tlscacert, d.cfg.tlscert, d.cfg.tlskey };
+		for (int i = 0; i < 3; i++) {
+			snprintf(defs[i], sizeof(defs[i]), "%.4000s/tls/%s", d.cfg.dir, names[i]);
+			if (!*files[i])
+				*files[i] = conf[i] ? conf[i] : defs[i];
+		}
+		struct berr te = { 0 };
+		d.tls = net_tls_server_new(cacert, cert, key, &te);
+		if (!d.tls)
+			return agent_fail("daemon: TLS for %s: %s", tcp, te.msg);
+		snprintf(d.tcp, sizeof(d.tcp), "%s", tcp);
+	}
 	snprintf(d.root, sizeof(d.root), "%s", agent_data_root(&d.opts, &d.cfg));
 	struct berr e = { 0 };
 	if (fs_mkdir_p(d.root, 0700, &e))
@@ -804,6 +1028,14 @@ int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 		return agent_fail("daemon: listen on %s: %s", d.sock,
 				  d.lfd == -EADDRINUSE ? "another daemon answers there"
 						       : strerror(-d.lfd));
+	if (CONFIG_DAEMON_TLS && d.tls) {
+		d.tfd = listen_tcp(d.tcp, &e);
+		if (d.tfd < 0) {
+			close(d.lfd);
+			unlink(d.sock);
+			return agent_fail("daemon: %s", e.msg);
+		}
+	}
 	/* room for DAEMON_CONNS_MAX clients: the soft fd limit up to the hard one */
 	struct rlimit rl;
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < DAEMON_CONNS_MAX + 64) {
@@ -834,12 +1066,15 @@ int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 		     d.cfg.fleet.interval);
 	}
 	dlog(LOG_INFO, "listening on unix://%s, data root %s", d.sock, d.root);
+	if (d.tfd >= 0)
+		dlog(LOG_INFO, "listening on %s (TLS, client certificates required)", d.tcp);
 
 	while (!d.stop) {
-		struct pollfd p[2 + DAEMON_CONNS_MAX + 64];
+		struct pollfd p[3 + DAEMON_CONNS_MAX + 64];
 		int np = 0, ci[DAEMON_CONNS_MAX], hi[64], nh = 0;
 		p[np++] = (struct pollfd){ .fd = d.sigp[0], .events = POLLIN };
 		p[np++] = (struct pollfd){ .fd = d.lfd, .events = POLLIN };
+		p[np++] = (struct pollfd){ .fd = d.tfd, .events = POLLIN }; /* -1: none */
 		long long t = now_ms();
 		long long next = d.next_scan;
 		if (fleet_on() && d.hb_pid < 0 && d.next_hb < next)
@@ -898,6 +1133,8 @@ int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 		}
 		if (r > 0 && (p[1].revents & POLLIN))
 			conn_accept();
+		if (CONFIG_DAEMON_TLS && r > 0 && (p[2].revents & POLLIN))
+			tls_accept();
 		for (int i = 0; r > 0 && i < DAEMON_CONNS_MAX; i++)
 			if (ci[i] >= 0 && d.conns[i].fd >= 0 && p[ci[i]].revents)
 				conn_serve(&d.conns[i]);
@@ -928,6 +1165,13 @@ int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 			conn_close(&d.conns[i]);
 	close(d.lfd);
 	unlink(d.sock);
+	if (d.tfd >= 0)
+		close(d.tfd);
+	/* the relays end with us: a client reconnects to the next daemon */
+	for (int i = 0; i < d.ntls; i++)
+		kill(d.tls_pids[i], SIGTERM);
+	if (CONFIG_DAEMON_TLS)
+		net_tls_server_free(d.tls);
 	agent_config_free(&d.cfg);
 	return AGENT_EXIT_OK;
 }

@@ -140,9 +140,22 @@ int agent_config_load(struct agent_config *c, const char *path, struct berr *err
 		rc = berr_setmsg(err, EINVAL, "%s: \"bip\" must be a string like \"172.30.0.1/16\"",
 				 file);
 	c->bip = bip ? bip->valuestring : NULL;
-	static const char *const bools[] = { "iptables", "userland-proxy" };
-	bool *dst[] = { &c->iptables, &c->userland_proxy };
-	for (int i = 0; rc == 0 && i < 2; i++) {
+	rc = rc
+		     ?: get_strings(cJSON_GetObjectItemCaseSensitive(doc, "hosts"), c->hosts,
+				    AGENT_MAX_HOSTS, &c->nhosts, file, "hosts", err);
+	static const char *const tkeys[] = { "tlscacert", "tlscert", "tlskey" };
+	const char **tdst[] = { &c->tlscacert, &c->tlscert, &c->tlskey };
+	for (int i = 0; rc == 0 && i < 3; i++) {
+		const cJSON *tv = cJSON_GetObjectItemCaseSensitive(doc, tkeys[i]);
+		if (tv && !cJSON_IsString(tv))
+			rc = berr_setmsg(err, EINVAL, "%s: \"%s\" must be a string", file,
+					 tkeys[i]);
+		else if (tv)
+			*tdst[i] = tv->valuestring;
+	}
+	static const char *const bools[] = { "iptables", "userland-proxy", "tlsverify" };
+	bool *dst[] = { &c->iptables, &c->userland_proxy, &c->tlsverify };
+	for (int i = 0; rc == 0 && i < 3; i++) {
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(doc, bools[i]);
 		if (b && !cJSON_IsBool(b))
 			rc = berr_setmsg(err, EINVAL, "%s: \"%s\" must be true or false", file,

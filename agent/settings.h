@@ -14,6 +14,7 @@
 #define AGENT_CONFIG_DIR "/etc/berth"
 #define AGENT_MAX_INSECURE 16
 #define AGENT_MAX_MIRROR_HOSTS 8
+#define AGENT_MAX_HOSTS 8
 
 struct agent_mirrors {
 	const char *host; /* "docker.io" for registry-mirrors */
@@ -38,6 +39,10 @@ struct agent_config {
 	const char *bip;            /* "bip": the default bridge's address/prefix; NULL: default */
 	bool iptables;              /* "iptables": NAT rules for published ports (default true) */
 	bool userland_proxy;        /* "userland-proxy" (default true) */
+	int nhosts;
+	const char *hosts[AGENT_MAX_HOSTS];       /* "hosts": the daemon's -H (flags win) */
+	bool tlsverify;                           /* "tlsverify" */
+	const char *tlscacert, *tlscert, *tlskey; /* "tlscacert" ...; NULL: not set */
 	struct {
 		const char *portal;     /* "fleet": {"portal": URL}; NULL: no heartbeat */
 		int interval;           /* seconds, default 60 */

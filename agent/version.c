@@ -18,9 +18,13 @@ void agent_print_features(FILE *f)
 		const char *name;
 		int on;
 	} feats[] = {
-		{ "daemon", CONFIG_DAEMON },     { "heartbeat", CONFIG_HEARTBEAT },
-		{ "tls", CONFIG_TLS },           { "network", CONFIG_NETWORK },
-		{ "squashfs", CONFIG_SQUASHFS }, { "cgroup-v1", CONFIG_CGROUP_V1 },
+		{ "daemon", CONFIG_DAEMON },
+		{ "heartbeat", CONFIG_HEARTBEAT },
+		{ "tls", CONFIG_TLS },
+		{ "network", CONFIG_NETWORK },
+		{ "squashfs", CONFIG_SQUASHFS },
+		{ "cgroup-v1", CONFIG_CGROUP_V1 },
+		{ "tcp-tls", CONFIG_DAEMON_TLS },
 	};
 	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
 		fprintf(f, "%s%c%s", i ? " " : "", feats[i].on ? '+' : '-', feats[i].name);
