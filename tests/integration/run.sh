@@ -98,7 +98,7 @@ NL=$'\n'
 cap_of() { sed -n "s/^$1:[[:space:]]*//p" <<<"$2"; }
 
 registry_start plain http || { notok "registry" "could not start docker-registry"; finish; }
-printf '{"insecure-registries": ["%s"]}\n' "$REG_PLAIN_HOST" >"$BERTH_CONFIG/daemon.json"
+printf '{"insecure-registries": ["%s"]%s}\n' "$REG_PLAIN_HOST" "${RUN_STORAGE_DRIVER:+, \"storage-driver\": \"$RUN_STORAGE_DRIVER\"}" >"$BERTH_CONFIG/daemon.json"
 img_run plain test/run:1 || { notok "fixture" "img_run failed"; finish; }
 IMG=$IMG_REF
 img_run_ep plain test/run-ep:1 || { notok "fixture" "img_run_ep failed"; finish; }
@@ -262,9 +262,17 @@ t "--read-only rootfs; --tmpfs /tmp writable; tmpfs options applied" "wrong" '[ 
 id=$(bq run -d "$IMG" sh -c 'echo new >/created.txt; rm /etc/passwd')
 remember "$id"
 bq wait "$id" >/dev/null
-lowest=$(ls -d "$R"/layers/sha256/*/ 2>/dev/null | while read -r d; do [ -e "$d/etc/passwd" ] && echo "$d"; done | head -1)
-t "writes go to the container's upper dir, the image layer is untouched" "upper=$(ls "$R/containers/$id/upper" 2>&1)" \
-	'[ "$(cat "$R/containers/$id/upper/created.txt" 2>/dev/null)" = new ] && [ -n "$lowest" ] && [ -e "$lowest/etc/passwd" ] && [ ! -e "$lowest/created.txt" ]'
+if [ "${RUN_STORAGE_DRIVER:-}" = squashfs ]; then
+	# the layers are read-only images: nothing can write to them
+	lowest=$(ls -d "$R"/layers/sqfs/*.sqfs 2>/dev/null | head -1)
+	layer_ok() { [ -n "$lowest" ] && unsquashfs -l "$lowest" 2>/dev/null | grep -q '/etc/passwd$' && ! unsquashfs -l "$lowest" 2>/dev/null | grep -q '/created.txt$'; }
+else
+	lowest=$(ls -d "$R"/layers/sha256/*/ 2>/dev/null | while read -r d; do [ -e "$d/etc/passwd" ] && echo "$d"; done | head -1)
+	layer_ok() { [ -n "$lowest" ] && [ -e "$lowest/etc/passwd" ] && [ ! -e "$lowest/created.txt" ]; }
+fi
+t "writes go to the container's upper dir (a whiteout for the removed file), the image layer is untouched" \
+	"upper: $(cd "$R/containers/$id/upper" 2>/dev/null && find . -path ./dev -prune -o -print | sort | tr '\n' ' '); state $(bq inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id"); lowest '$lowest'" \
+	'[ "$(cat "$R/containers/$id/upper/created.txt" 2>/dev/null)" = new ] && [ -c "$R/containers/$id/upper/etc/passwd" ] && layer_ok'
 bq export "$id" >"$W/exp.tar"
 RC=$? OUT=$(tar -tf "$W/exp.tar" 2>&1)
 t "export: the rootfs as tar, with the container's changes" "wrong" \
