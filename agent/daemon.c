@@ -753,7 +753,10 @@ static void fleet_exit(pid_t p, int st)
 			D->hb_fails++;
 		long long b = interval << (D->hb_fails < 10 ? D->hb_fails : 10);
 		D->next_hb = now_ms() + jitter(b > 900000 ? 900000 : b);
-		dlog(LOG_WARNING, "heartbeat failed (%d in a row)", D->hb_fails);
+		char why[256];
+		agent_fleet_hb_error(D->root, why, sizeof(why));
+		dlog(LOG_WARNING, "heartbeat failed (%d in a row): %s", D->hb_fails,
+		     *why ? why : "no answer");
 		return;
 	}
 	D->hb_fails = 0;

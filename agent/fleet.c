@@ -340,6 +340,13 @@ int agent_fleet_retry_after(const char *root)
 	return r > 0 ? r : 0;
 }
 
+void agent_fleet_hb_error(const char *root, char *out, size_t len)
+{
+	cJSON *j = load_json(root, "hb.json");
+	snprintf(out, len, "%s", jstr(j, "error"));
+	cJSON_Delete(j);
+}
+
 /* The revision the device applied, refused or rolled back: the portal's
  * If-None-Match, and what is never applied twice. */
 static void seen_revision(const char *root, char *out, size_t len)

@@ -26,6 +26,8 @@ int agent_fleet_heartbeat(const char *root, const struct agent_config *cfg);
 
 /* The Retry-After seconds a FLEET_HB_RETRY heartbeat recorded (0 if none). */
 int agent_fleet_retry_after(const char *root);
+/* Why the last heartbeat failed ("" when it did not). */
+void agent_fleet_hb_error(const char *root, char *out, size_t len);
 
 /* Applies fleet/desired.json (in a child of the daemon): pull, replace,
  * settle, and roll back on failure; every step journaled. Returns 0 when the

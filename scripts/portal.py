@@ -5,6 +5,7 @@ Python stdlib only. It is a reference for portal teams and the fixture the demo
 and the tests use, not a product: state lives in memory and in a directory.
 
     scripts/portal.py --port 8808 --dir /tmp/portal [--token SECRET]
+        [--tls-cert cert.pem --tls-key key.pem]   (HTTPS)
 
 Device side: daemon.json {"fleet": {"portal": "http://127.0.0.1:8808", ...}}.
 
@@ -23,6 +24,7 @@ Endpoints
 import argparse
 import json
 import os
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -130,6 +132,8 @@ def main():
     ap.add_argument("--dir", help="keep heartbeats.jsonl here")
     ap.add_argument("--token", help="bearer token devices must send")
     ap.add_argument("--desired", help="a desired-state file to serve from the start")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
+    ap.add_argument("--tls-key", help="the certificate's PEM private key")
     args = ap.parse_args()
     Portal.token = args.token
     Portal.store = args.dir
@@ -140,7 +144,13 @@ def main():
             STATE["desired"] = json.load(f)
     srv = ThreadingHTTPServer((args.bind, args.port), Portal)
     srv.daemon_threads = True
-    print("portal listening on http://%s:%d" % (args.bind, srv.server_address[1]), flush=True)
+    scheme = "http"
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        scheme = "https"
+    print("portal listening on %s://%s:%d" % (scheme, args.bind, srv.server_address[1]), flush=True)
     srv.serve_forever()
 
 
