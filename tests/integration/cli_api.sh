@@ -296,7 +296,7 @@ run --help
 expect "berth --help documents -H and BERTH_HOST" "help" \
 	test -n "$(grep -F -- '-H, --host' <<<"$OUT")" -a -n "$(grep -F 'BERTH_HOST' <<<"$OUT")"
 
-MIN=${BERTH_MINIMAL:-$TOP/build/x86_64/minimal/berth}
+MIN=${BERTH_MINIMAL:-$TOP/build/x86_64/minimal-cfgtest/berth} # built by build_configs.sh
 if [ -x "$MIN" ] && ! "$MIN" version 2>/dev/null | grep -q -- '+daemon'; then
 	o=$("$MIN" -H "unix://$SOCK" ps 2>&1)
 	rc=$?
