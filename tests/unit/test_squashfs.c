@@ -1341,9 +1341,13 @@ static void test_links_and_nodes(void)
 	t_hard(&b, "abs", "/dir/f");
 	entry(&b, (struct th){ .name = "dev/null", .type = '3', .mode = 0666, .maj = 1, .min = 3 },
 	      NULL, 0);
+	/* the largest device number the kernel takes; qemu-arm (32-bit guests)
+	 * refuses it with EINVAL, so there a large 16-bit one */
+	unsigned bigmaj = sizeof(void *) == 4 ? 255 : 4095,
+		 bigmin = sizeof(void *) == 4 ? 65535 : 1048575;
 	entry(&b,
 	      (struct th){
-		      .name = "dev/big", .type = '4', .mode = 0600, .maj = 4095, .min = 1048575 },
+		      .name = "dev/big", .type = '4', .mode = 0600, .maj = bigmaj, .min = bigmin },
 	      NULL, 0);
 	entry(&b, (struct th){ .name = "dev/zero0", .type = '3', .mode = 0600, .maj = 0, .min = 0 },
 	      NULL, 0);
@@ -1746,9 +1750,10 @@ static const struct hostile extra[] = {
 	  "set xattr security.capability" },
 	{ "invalid security.capability", h_bad_caps, -EINVAL, "set xattr security.capability" },
 	{ "v3 security.capability", h_caps_v3, 0, NULL },
-	{ "256-byte name", h_name_256, -ENAMETOOLONG, "File name too long" },
-	{ "256-byte directory name", h_dir_256, -ENAMETOOLONG, "File name too long" },
-	{ "whiteout of a 256-byte name", h_whiteout_256, -ENAMETOOLONG, "File name too long" },
+	{ "256-byte name", h_name_256, -ENAMETOOLONG, NULL },          /* strerror: libc words */
+	{ "256-byte directory name", h_dir_256, -ENAMETOOLONG, NULL }, /* strerror: libc words */
+	{ "whiteout of a 256-byte name", h_whiteout_256, -ENAMETOOLONG,
+	  NULL }, /* strerror: libc words */
 	{ "hardlink replacing its target's directory", h_link_over_target, -ENOENT,
 	  "No such file or directory" },
 };
@@ -1778,9 +1783,12 @@ static void test_hostile(void)
 	if (ru != rs || (ru && strcmp(eu.msg, es.msg)))
 		failf("squashfs: %d '%s', unpack: %d '%s'", rs, rs ? es.msg : "", ru,
 		      ru ? eu.msg : "");
-	if (ru != h->code || (h->msg && !strstr(eu.msg, h->msg)))
+	/* errno texts differ between libcs ("File name too long" in glibc,
+	 * "Filename too long" in musl) */
+	const char *want = h->msg ? h->msg : h->code < 0 ? strerror(-h->code) : NULL;
+	if (ru != h->code || (want && !strstr(eu.msg, want)))
 		failf("unpack: %d '%s', the table expects %d '%s'", ru, ru ? eu.msg : "", h->code,
-		      h->msg ? h->msg : "");
+		      want ? want : "");
 	if (!ru && !rs && is_root() && mount_ok) {
 		/* accepted: read back as unpacked */
 		if (store_sqfs_mount(f.img, f.mnt, &es) == 0) {
