@@ -427,10 +427,99 @@ static ssize_t io(int fd, bool out, unsigned char *buf, size_t len)
 	}
 }
 
+/* Records from the client pass through a small reader first: BearSSL
+ * answers a close_notify by closing both ways (TLS 1.2's rule), but the
+ * docker CLI ends stdin of `run -i`/`exec -i`/`attach` with one (Go's
+ * CloseWrite) and then reads the rest of the output. So an alert record
+ * after the handshake (close_notify, or a fatal alert: either way the client
+ * sends nothing more) is kept from the engine and becomes a half-close
+ * towards the daemon. */
+enum rec_phase {
+	REC_HEAD,      /* reading a record header */
+	REC_FEED_HEAD, /* giving the header to the engine */
+	REC_BODY,      /* passing the body through */
+	REC_SKIP,      /* discarding an alert's body */
+};
+
+struct rec_reader {
+	enum rec_phase phase;
+	unsigned char head[5];
+	size_t have; /* header bytes read, or fed */
+	size_t left; /* body bytes to pass or skip */
+};
+
+/* One step of the reader: true when bytes moved. Sets *ev to POLLIN when it
+ * waits for the client, and *eof when the client's input ended. */
+static bool rec_step(struct net_tls_session *c, struct rec_reader *r, unsigned st, short *ev,
+		     bool *eof, int *fail)
+{
+	br_ssl_engine_context *eng = &c->sc.eng;
+	unsigned char scratch[512], *buf;
+	size_t len;
+	ssize_t n = -EAGAIN;
+	switch (r->phase) {
+	case REC_HEAD:
+		n = io(c->fd, false, r->head + r->have, sizeof(r->head) - r->have);
+		if (n > 0 && (r->have += (size_t)n) == sizeof(r->head)) {
+			r->left = (size_t)r->head[3] << 8 | r->head[4];
+			r->have = 0;
+			r->phase = r->head[0] == 21 ? REC_SKIP : REC_FEED_HEAD;
+		}
+		break;
+	case REC_FEED_HEAD:
+		if (!(st & BR_SSL_RECVREC))
+			return false;
+		buf = br_ssl_engine_recvrec_buf(eng, &len);
+		if (len > sizeof(r->head) - r->have)
+			len = sizeof(r->head) - r->have;
+		memcpy(buf, r->head + r->have, len);
+		br_ssl_engine_recvrec_ack(eng, len);
+		if ((r->have += len) == sizeof(r->head)) {
+			r->have = 0;
+			r->phase = r->left ? REC_BODY : REC_HEAD;
+		}
+		return true;
+	case REC_BODY:
+		if (!(st & BR_SSL_RECVREC))
+			return false;
+		buf = br_ssl_engine_recvrec_buf(eng, &len);
+		n = io(c->fd, false, buf, len < r->left ? len : r->left);
+		if (n > 0) {
+			br_ssl_engine_recvrec_ack(eng, (size_t)n);
+			if ((r->left -= (size_t)n) == 0)
+				r->phase = REC_HEAD;
+		}
+		break;
+	case REC_SKIP:
+		n = r->left ? io(c->fd, false, scratch,
+				 r->left < sizeof(scratch) ? r->left : sizeof(scratch))
+			    : 0;
+		if (n > 0)
+			r->left -= (size_t)n;
+		if (n >= 0 && r->left == 0) {
+			*eof = true;
+			return true;
+		}
+		break;
+	}
+	if (n > 0)
+		return true;
+	if (n == 0) {
+		*eof = true; /* a TCP half-close (or a cut record) */
+		return true;
+	}
+	if (n == -EAGAIN)
+		*ev |= POLLIN;
+	else
+		*fail = (int)-n;
+	return false;
+}
+
 int net_tls_session_relay(struct net_tls_session *c, int ufd, int stall_ms, struct berr *err)
 {
 	br_ssl_engine_context *eng = &c->sc.eng;
 	bool t_in = true, u_in = true; /* each side may still send */
+	struct rec_reader rr = { .phase = REC_HEAD };
 	long long stall_since = 0;
 	for (;;) {
 		unsigned st = br_ssl_engine_current_state(eng);
@@ -467,21 +556,17 @@ int net_tls_session_relay(struct net_tls_session *c, int ufd, int stall_ms, stru
 				return 0; /* the daemon closed: nothing more to say */
 			}
 		}
-		if ((st & BR_SSL_RECVREC) && t_in) {
-			buf = br_ssl_engine_recvrec_buf(eng, &len);
-			n = io(c->fd, false, buf, len);
-			if (n > 0) {
-				br_ssl_engine_recvrec_ack(eng, (size_t)n);
+		if (t_in) {
+			bool eof = false;
+			int fail = 0;
+			if (rec_step(c, &rr, st, &tev, &eof, &fail))
 				moved = true;
-			} else if (n == 0) {
-				/* a TCP half-close: the answer may still go back */
+			if (fail)
+				return berr_set(err, fail, "receive from the client");
+			if (eof) {
+				/* the answer may still go back */
 				t_in = false;
 				shutdown(ufd, SHUT_WR);
-				moved = true;
-			} else if (n == -EAGAIN) {
-				tev |= POLLIN;
-			} else {
-				return berr_set(err, (int)-n, "receive from the client");
 			}
 		}
 		if ((st & BR_SSL_SENDAPP) && u_in) {

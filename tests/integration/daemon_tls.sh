@@ -7,11 +7,15 @@
 # plain HTTP are refused during the handshake; a silent client is dropped
 # after the handshake timeout while the daemon keeps answering; 50 parallel
 # connections leave no child behind; a tcp:// host without --tlsverify or
-# with bad files is refused at start and nothing listens.
+# with bad files is refused at start and nothing listens. A run -i whose
+# stdin ends first (the CLI's TLS close_notify, a half-close) gets all of
+# its output.
 #
 # The EXIT trap stops every daemon (by pid), reports and kills any process
 # still holding a file under the work dir, and removes it.
 . "$(dirname "$0")/lib"
+. "$TOP/tests/integration/fixtures/registry.sh"
+. "$TOP/tests/integration/fixtures/images.sh"
 
 if [ "$(id -u)" != 0 ]; then
 	skip "daemon tls" "needs root (the daemon's store and monitors)"
@@ -38,9 +42,11 @@ DPIDS=()
 BG=()
 
 cleanup() {
-	local p left
+	local p left ids
 	trap - EXIT
 	for p in "${BG[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	mapfile -t ids < <("${RUNNER[@]}" "$BERTH" --root "$W/root" ps -aq 2>/dev/null)
+	[ ${#ids[@]} -eq 0 ] || "${RUNNER[@]}" "$BERTH" --root "$W/root" rm -f "${ids[@]}" >/dev/null 2>&1
 	for p in "${DPIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null || continue
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -55,6 +61,9 @@ cleanup() {
 	else
 		ok "cleanup: no daemon or TLS child left"
 	fi
+	awk -v p="$W/" '{ if (index($5 "/", p) == 1) print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null; done
+	registry_stop_all
 	if [ -n "${KEEP_WORK:-}" ]; then echo "# work dir kept: $W"; else rm -rf "$W"; fi
 	exit $T_FAILED
 }
@@ -216,6 +225,24 @@ for _ in $(seq 40); do [ "$(tls_children)" = 0 ] && break; sleep 0.05; done
 expect "no TLS child left once they are closed" "$(tls_children) children of $DPID" test "$(tls_children)" = 0
 dk volume rm tlsvol
 expect "the daemon still works after all that" "failed" test "$RC" = 0
+
+# Containers over TLS, when the registry fixture can give an image.
+if registry_start dtls http >/dev/null 2>&1 && img_single dtls kit/busybox:1 >/dev/null 2>&1; then
+	printf '{"insecure-registries": ["%s"]}\n' "$REG_DTLS_HOST" >"$BERTH_CONFIG/daemon.json"
+	kill -HUP "$DPID"
+	sleep 0.3
+	dk pull "$IMG_REF"
+	expect "docker --tlsverify pull" "failed" test "$RC" = 0
+	dk run --rm "$IMG_REF" echo hi over tls
+	expect "docker --tlsverify run --rm" "failed" test "$RC:$OUT" = "0:hi over tls"
+	OUT=$(seq 1 20000 | timeout 30 docker "${DK[@]}" run --rm -i "$IMG_REF" sh -c 'sleep 1; wc -l' 2>"$W/dk.err")
+	RC=$?
+	expect "docker run -i: stdin ends first (close_notify), the output still comes back" "$(head -2 "$W/dk.err")" \
+		test "$RC:$(tr -d ' ' <<<"$OUT")" = "0:20000"
+else
+	skip "docker --tlsverify run" "no registry fixture (docker-registry) or image"
+fi
+rm -f "$BERTH_CONFIG/daemon.json"
 
 # daemon.json: hosts and tlsverify, the files in CONFIG_DIR/tls (the default).
 kill -TERM "$DPID"
