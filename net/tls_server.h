@@ -31,11 +31,13 @@ struct net_tls_session *net_tls_server_accept(const struct net_tls_server *s, in
 					      int timeout_ms, struct berr *err);
 
 /* Relays until either side is done: what the client sends goes to ufd (a
- * connected stream socket, owned by the caller; made non-blocking) and what
- * ufd sends goes to the client. EOF from the client without close_notify
- * shuts ufd's write side and the answer still goes back; EOF from ufd sends
- * close_notify. A side that takes none of the pending bytes for stall_ms
- * ends the relay. Returns 0 or -errno with err. */
+ * connected stream socket, owned by the caller) and what ufd sends goes to
+ * the client, through the engine's buffers only. The end of the client's
+ * input (TCP EOF, or its close_notify: a half-close, as Go's CloseWrite
+ * does) shuts ufd's write side and the answer still goes back; EOF from ufd
+ * sends close_notify and ends the relay. A side that takes none of the
+ * pending bytes for stall_ms ends it too; a quiet stream waits for ever.
+ * Returns 0 or -errno with err. */
 int net_tls_session_relay(struct net_tls_session *c, int ufd, int stall_ms, struct berr *err);
 
 /* Sends close_notify if still open (best effort) and frees. NULL is allowed. */
