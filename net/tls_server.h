@@ -22,7 +22,7 @@ struct net_tls_server *net_tls_server_new(const char *ca, const char *cert, cons
 void net_tls_server_free(struct net_tls_server *s);
 
 /* Runs the server handshake on the accepted socket fd (owned by the caller;
- * made non-blocking), within timeout_ms in all. A client that sends no
+ * blocking or not), within timeout_ms in all. A client that sends no
  * certificate, or one that does not chain to the CA file, is refused during
  * the handshake. Returns the session (about 38 KiB), or NULL with err: "no
  * client certificate", "unknown certificate authority", "handshake timed
