@@ -82,12 +82,16 @@ int agent_port_parse(const char *s, struct agent_port *p, struct berr *err)
 	return 0;
 }
 
-/* The bridge is the host's, so are its leases: one file for every data
- * root, in /run (a reboot ends every container, and every lease) */
-static void leases_path(const char *root, char *out, size_t len)
+/* The bridge belongs to the network namespace (the host's, in real use), so
+ * do its leases: one file for every data root, in /run (a reboot ends every
+ * container, and every lease) */
+static void leases_path(char *out, size_t len)
 {
-	(void)root;
-	snprintf(out, len, "%s", AGENT_LEASES);
+	struct stat ns;
+	if (stat("/proc/self/ns/net", &ns))
+		snprintf(out, len, "%s/leases", AGENT_NET_RUN);
+	else
+		snprintf(out, len, "%s/%llu/leases", AGENT_NET_RUN, (unsigned long long)ns.st_ino);
 }
 
 /* A MAC derived from the address, as docker does (02:42:<ip>): a new
@@ -174,7 +178,8 @@ static bool ensure_nat(struct agent_net *n, const struct agent_config *cfg, bool
 	/* done once per boot and subnet (iptables is slow to run); a port rule
 	 * that fails for want of a chain calls for it again (force) */
 	char mark[4200], want[160], boot[64] = "", have[160] = "", sub[INET_ADDRSTRLEN];
-	snprintf(mark, sizeof(mark), "%s.nat", AGENT_LEASES);
+	leases_path(mark, sizeof(mark) - 4);
+	strcat(mark, ".nat");
 	fs_read_file("/proc/sys/kernel/random/boot_id", boot, sizeof(boot), NULL);
 	boot[strcspn(boot, "\n")] = '\0';
 	inet_ntop(AF_INET, &n->subnet, sub, sizeof(sub));
@@ -349,7 +354,7 @@ int agent_net_prepare(const char *root, const struct agent_config *cfg, struct a
 		return berr_prefix(err, "daemon.json \"bip\"");
 	n->subnet = net_ipam_network(n->gw, n->prefix);
 	char dir[4200], lp[4200];
-	leases_path(root, lp, sizeof(lp));
+	leases_path(lp, sizeof(lp));
 	snprintf(dir, sizeof(dir), "%s", lp);
 	*strrchr(dir, '/') = '\0';
 	if ((rc = fs_mkdir_p(dir, 0700, err)))
@@ -513,7 +518,7 @@ void agent_net_release_id(const char *root, const char *id)
 	if (!CONFIG_NETWORK)
 		return;
 	char lp[4200], p[4200];
-	leases_path(root, lp, sizeof(lp));
+	leases_path(lp, sizeof(lp));
 	if (access(lp, F_OK))
 		return;
 	struct berr e = { 0 };

@@ -19,7 +19,10 @@ struct agent_config;
 
 #define AGENT_BRIDGE "berth0"
 #define AGENT_BIP_DEFAULT "172.30.0.1/16"
-#define AGENT_LEASES "/run/berth/network/leases" /* the host's, as berth0 is */
+/* Leases live in AGENT_NET_RUN/<inode of the network namespace>/leases: a
+ * bridge and its addresses belong to one network namespace, the host's in
+ * real use (a test in a namespace of its own gets its own). */
+#define AGENT_NET_RUN "/run/berth/network"
 #define AGENT_PORTS_MAX 64
 
 struct agent_port {

@@ -55,6 +55,9 @@ RUNNER=(timeout -k 5 120 "${RUNNER[@]}")
 
 W=$(mktemp -d "/tmp/berth-net-$P.XXXXXX")
 R=$W/root
+# the leases of this pass's own network namespace (berth keeps one file per
+# namespace, as each has its own bridge)
+LEASES=/run/berth/network/$(stat -L -c %i /proc/self/ns/net)/leases
 BG=() # background processes started here (by pid)
 OUTER=
 
@@ -74,7 +77,7 @@ cleanup() {
 	for p in $(mons); do kill -KILL "$p" 2>/dev/null; done
 	registry_stop_all
 	grep -F "$W" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m"; done
-	rm -rf "$W"
+	rm -rf "$W" "${LEASES%/leases}" # this namespace's leases go with it
 }
 trap cleanup EXIT
 
@@ -123,7 +126,7 @@ snap() {
 		echo "# listening"
 		ss -H -ltnup | awk '{$3 = $4 = ""; print}' | sort
 		echo "# leases"
-		cat /run/berth/network/leases 2>/dev/null
+		cat $LEASES 2>/dev/null
 		echo "# monitors"
 		mons
 		echo "# mounts"
@@ -191,7 +194,7 @@ b run --rm "$IMG" true
 t "bip colliding with a host route is refused" "exit 125, one error line naming the collision, no bridge" \
 	'[ "$RC" = 125 ] && one_error_line && [[ "$ERR" == *collides* ]] && ! ip link show berth0 >/dev/null 2>&1'
 t "a refused bridge leaves no lease" "leases file empty or absent" \
-	'[ ! -s /run/berth/network/leases ]'
+	'[ ! -s $LEASES ]'
 cfg
 
 # --- the first container: addresses, names, outbound -----------------------------
@@ -235,7 +238,7 @@ else
 		'! iptables-save 2>/dev/null | grep -q berth'
 	skip "$P: outbound beyond the uplink" "\"iptables\": false: no masquerade (as docker --iptables=false)"
 fi
-t "bridge: --rm leaves no lease" "leases empty" 'wait_for 10 "[ ! -s /run/berth/network/leases ]"'
+t "bridge: --rm leaves no lease" "leases empty" 'wait_for 10 "[ ! -s $LEASES ]"'
 
 # resolv.conf with only loopback nameservers: the fallback (a private mount
 # namespace for that one berth call; the host's file is untouched)
@@ -446,7 +449,7 @@ b rm -f web
 t "rm -f web" "exit 0" '[ "$RC" = 0 ]'
 t "after rm: no veth on berth0, no lease, no container rule, no proxy" \
 	"nothing of web left" \
-	'wait_for 15 "! ip -o link show master berth0 | grep -q ."; [ ! -s /run/berth/network/leases ] &&
+	'wait_for 15 "! ip -o link show master berth0 | grep -q ."; [ ! -s $LEASES ] &&
 	 ! iptables-save 2>/dev/null | grep -q "berth:" && ! ss -H -ltnu | grep -q ":18080 "'
 
 # --- address reuse: the host's neighbour entry of the previous owner ---------------------
