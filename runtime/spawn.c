@@ -1,6 +1,7 @@
 /* Container process setup: namespaces, overlay rootfs, pivot_root, the
  * standard mounts, masked and read-only paths (as docker's defaults), user,
  * capabilities and exec; and exec into a running container (setns). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -96,6 +97,18 @@ static void cloexec_from3(void)
 		if (fl >= 0)
 			fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 	}
+}
+
+/* Closes every fd above 2: an exec's reaper must not hold the caller's fds
+ * (the write end of the command's stdin pipe would keep its EOF away). */
+static void close_from3(void)
+{
+#ifdef SYS_close_range
+	if (!syscall(SYS_close_range, 3U, ~0U, 0U))
+		return;
+#endif
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
 }
 
 /* mkdir -p for a path inside the container (after pivot_root: symlinks in the
@@ -390,7 +403,11 @@ static int exec_cmd(char *const *argv, char *const *env, struct berr *err)
 	if (e == ENOENT && !strchr(argv[0], '/'))
 		return berr_setmsg(err, e, "exec: \"%s\": executable file not found in $PATH",
 				   argv[0]);
-	return berr_set(err, e, "exec: \"%s\"", argv[0]);
+	/* lower case, as Go words errno: the docker CLI maps "no such file or
+	 * directory" to 127 and "permission denied" to 126 from the text */
+	const char *t = strerror(e);
+	return berr_setmsg(err, e, "exec: \"%s\": %c%s", argv[0], tolower((unsigned char)t[0]),
+			   t + 1);
 }
 
 static int exec_code(int rc)
@@ -734,7 +751,7 @@ int rt_exec_spawn(const struct rt_exec *x, const struct rt_cgroup *cg, pid_t *pi
 			child_fail(errp[1], RT_EXIT_FAIL, &e);
 		}
 		if (g > 0) {
-			close(errp[1]);
+			close_from3();
 			reap_forward(g);
 		}
 		stdio_setup(x->stdio, x->tty);
