@@ -670,6 +670,9 @@ static int create_flags(const cJSON *b, struct run_flags *f, struct flag_pool *p
 		f->entrypoint = ep->valuestring;
 	rc = rc ?: strings_into(cJSON_GetObjectItem(b, "Env"), &f->env, e);
 	const cJSON *vols = cJSON_GetObjectItem(b, "Volumes"), *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(b, "Labels")) if (!rc && it->string &&
+								     cJSON_IsString(it)) rc =
+		list_add(&f->labels, pool_fmt(pool, "%s=%s", it->string, it->valuestring), e);
 	cJSON_ArrayForEach(it, vols) if (!rc && it->string) rc =
 		list_add(&f->volumes, it->string, e);
 	const cJSON *ex;
@@ -740,9 +743,12 @@ static int create_flags(const cJSON *b, struct run_flags *f, struct flag_pool *p
 			const char *ip = jstr(bind, "HostIp"), *hp = jstr(bind, "HostPort");
 			if (rc || !pb->string)
 				break;
-			rc = list_add(
-				&f->publish,
-				pool_fmt(pool, "%s%s%s:%s", ip, *ip ? ":" : "", hp, pb->string), e);
+			/* "ip:hp:port", "hp:port", "ip::port" or "port", as -p takes them */
+			rc = list_add(&f->publish,
+				      *ip || *hp ? pool_fmt(pool, "%s%s%s:%s", ip, *ip ? ":" : "", hp,
+							    pb->string)
+						 : pool_fmt(pool, "%s", pb->string),
+				      e);
 		}
 	}
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(hc, "Links"))
@@ -808,15 +814,23 @@ static enum agent_api_result h_create(struct call *c)
 		rc = agent_run_config(c->a->root, f, image, argc, argv, &cfg, &e);
 	free(f);
 	if (!rc) {
-		/* what the API says directly, beyond the CLI's flags */
+		/* the Healthcheck's fields given override the image's, as the
+		 * --health-* flags do */
 		cJSON *cc = cJSON_GetObjectItem(cfg, "Config");
-		const char *keys[] = { "Healthcheck", "Labels" };
-		for (int i = 0; i < 2; i++) {
-			const cJSON *v = cJSON_GetObjectItem(b, keys[i]);
-			if (v && !cJSON_IsNull(v)) {
-				cJSON_DeleteItemFromObject(cc, keys[i]);
-				cJSON_AddItemToObject(cc, keys[i], cJSON_Duplicate(v, true));
-			}
+		cJSON *hc = cJSON_GetObjectItem(cc, "Healthcheck");
+		const cJSON *v = cJSON_GetObjectItem(b, "Healthcheck");
+		if (!cJSON_IsObject(v))
+			v = NULL;
+		else if (!hc)
+			hc = cJSON_AddObjectToObject(cc, "Healthcheck");
+		cJSON_ArrayForEach(it, v)
+		{
+			if (!it->string || cJSON_IsNull(it) ||
+			    (cJSON_IsNumber(it) && it->valuedouble == 0) ||
+			    (cJSON_IsArray(it) && !cJSON_GetArraySize(it)))
+				continue;
+			cJSON_DeleteItemFromObject(hc, it->string);
+			cJSON_AddItemToObject(hc, it->string, cJSON_Duplicate(it, true));
 		}
 	}
 	cJSON_Delete(b);
@@ -1489,12 +1503,15 @@ static enum agent_api_result h_exec_create(struct call *c)
 	enum agent_api_result res;
 	if (find_ctr(c, &ctr, &res))
 		return res;
-	bool running = agent_ctr_running(&ctr) && !ctr.paused;
-	char cid[AGENT_CTR_ID_LEN + 1];
+	bool running = agent_ctr_running(&ctr), paused = ctr.paused;
+	char cid[AGENT_CTR_ID_LEN + 1], name[AGENT_NAME_MAX];
 	snprintf(cid, sizeof(cid), "%s", ctr.id);
+	snprintf(name, sizeof(name), "%s", ctr.name);
 	agent_ctr_free(&ctr);
-	if (!running)
-		return fail(c, 409, "container %s is not running", c->arg);
+	/* worded as agent_exec_run words it */
+	if (!running || paused)
+		return fail(c, 409, "container %s is %s", name,
+			    paused ? "paused, unpause it first" : "not running");
 	cJSON *b = body_json(c);
 	if (!b || !cJSON_IsArray(cJSON_GetObjectItem(b, "Cmd")) ||
 	    !cJSON_GetArraySize(cJSON_GetObjectItem(b, "Cmd"))) {
