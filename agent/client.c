@@ -5,16 +5,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "agent/api.h"
+#include "agent/container.h"
 #include "net/http_client.h"
 
 static struct http_client *cl;
@@ -72,11 +77,8 @@ char *agent_api_enc(const char *s, char *out, size_t len)
 
 /* The daemon's {"message": ...} as berth words it: "No such container: x"
  * is "no such container: x", as the direct path says. */
-static void error_of(int status, struct berr *err)
+static void message_of(int status, const char *buf, ssize_t n, struct berr *err)
 {
-	char buf[4096];
-	struct berr e = { 0 };
-	ssize_t n = http_client_read_all(cl, buf, sizeof(buf), &e);
 	cJSON *j = n > 0 ? cJSON_ParseWithLength(buf, (size_t)n) : NULL;
 	const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(j, "message"));
 	int code = status == 404 ? ENOENT : status == 409 ? EBUSY : status == 400 ? EINVAL : EIO;
@@ -112,8 +114,11 @@ int agent_api_open(const struct agent_opts *o, const char *method, const char *p
 	int rc = http_client_send(cl, method, &u, hdr, body, blen, &resp, err);
 	if (rc < 0)
 		return berr_prefix(err, "daemon at unix://%s", o->host);
-	if (resp.status >= 400)
-		error_of(resp.status, err);
+	if (resp.status >= 400) {
+		char buf[4096];
+		struct berr e = { 0 };
+		message_of(resp.status, buf, http_client_read_all(cl, buf, sizeof(buf), &e), err);
+	}
 	return resp.status;
 }
 
@@ -167,4 +172,243 @@ int agent_api_call(const struct agent_opts *o, const char *method, const char *p
 	}
 	free(buf);
 	return st;
+}
+
+int agent_api_conn_open(const struct agent_opts *o, const char *method, const char *path,
+			const char *body, bool upgrade, struct agent_api_conn *c, struct berr *err)
+{
+	c->have = c->left = 0;
+	int rc = net_conn_open_unix(&c->c, o->host, AGENT_API_TIMEOUT_MS, err);
+	if (rc)
+		return berr_prefix(err, "daemon at unix://%s", o->host);
+	size_t blen = body ? strlen(body) : 0;
+	int n = snprintf(c->buf, sizeof(c->buf),
+			 "%s /v" AGENT_API_VERSION "%s HTTP/1.1\r\nHost: berth\r\n%s"
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			 method, path,
+			 upgrade ? "Connection: Upgrade\r\nUpgrade: tcp\r\n" : "Connection: close\r\n",
+			 blen);
+	if (n < 0 || (size_t)n >= sizeof(c->buf))
+		rc = berr_setmsg(err, E2BIG, "%s %s: request too long", method, path);
+	if (!rc)
+		rc = net_conn_write_all(&c->c, c->buf, (size_t)n, err);
+	if (!rc && blen)
+		rc = net_conn_write_all(&c->c, body, blen, err);
+	size_t hl = 0;
+	while (!rc && !(hl = http_head_len(c->buf, c->have))) {
+		ssize_t r = c->have < sizeof(c->buf)
+				    ? net_conn_read(&c->c, c->buf + c->have, sizeof(c->buf) - c->have,
+						    err)
+				    : berr_setmsg(err, EBADMSG, "answer head too large");
+		if (r == 0)
+			r = berr_setmsg(err, ECONNRESET, "the daemon closed the connection");
+		if (r < 0)
+			rc = (int)r;
+		else
+			c->have += (size_t)r;
+	}
+	struct http_resp h;
+	if (!rc)
+		rc = http_parse_head(c->buf, hl, &h, err);
+	if (rc) {
+		net_conn_close(&c->c);
+		return berr_prefix(err, "daemon at unix://%s", o->host);
+	}
+	c->have -= hl;
+	memmove(c->buf, c->buf + hl, c->have);
+	c->status = h.status;
+	c->chunked = h.chunked;
+	c->raw = !strcmp(h.content_type, "application/vnd.docker.raw-stream");
+	if (h.status >= 400) {
+		/* the error's body: what came with the head, then the rest */
+		while (c->have < sizeof(c->buf) - 1 &&
+		       (h.content_length < 0 || (int64_t)c->have < h.content_length)) {
+			ssize_t r = net_conn_read(&c->c, c->buf + c->have,
+						  sizeof(c->buf) - 1 - c->have, &(struct berr){ 0 });
+			if (r <= 0)
+				break;
+			c->have += (size_t)r;
+		}
+		message_of(h.status, c->buf, (ssize_t)c->have, err);
+		net_conn_close(&c->c);
+	}
+	return h.status;
+}
+
+void agent_api_conn_close(struct agent_api_conn *c)
+{
+	net_conn_close(&c->c);
+}
+
+int agent_api_conn_json(struct agent_api_conn *c, cJSON **out, struct berr *err)
+{
+	*out = NULL;
+	c->c.timeout_ms = -1;
+	int rc = 0;
+	for (;;) {
+		ssize_t r = c->have < sizeof(c->buf)
+				    ? net_conn_read(&c->c, c->buf + c->have, sizeof(c->buf) - c->have,
+						    err)
+				    : berr_setmsg(err, EFBIG, "answer too large");
+		if (r < 0)
+			rc = (int)r;
+		if (r <= 0)
+			break;
+		c->have += (size_t)r;
+	}
+	net_conn_close(&c->c);
+	size_t len = c->have;
+	bool done = false;
+	struct http_chunked ch;
+	http_chunked_init(&ch);
+	if (!rc && c->chunked)
+		rc = http_chunked_decode(&ch, c->buf, c->have, &len, &done, err);
+	if (!rc && !(*out = cJSON_ParseWithLength(c->buf, len)))
+		rc = berr_setmsg(err, EBADMSG, "the daemon's answer is not JSON");
+	return rc ? berr_prefix(err, "daemon") : 0;
+}
+
+static volatile sig_atomic_t winch, fwd_sig;
+
+static void on_winch(int sig)
+{
+	winch = 1;
+}
+
+static void on_fwd(int sig)
+{
+	fwd_sig = sig;
+}
+
+/* POST target+what on the shared connection; the answer does not matter. */
+static void post(const struct agent_opts *o, const char *target, const char *what)
+{
+	char path[1400];
+	snprintf(path, sizeof(path), "%s%s", target, what);
+	agent_api_call(o, "POST", path, NULL, AGENT_API_TIMEOUT_MS, NULL, &(struct berr){ 0 });
+}
+
+static void send_winsize(const struct agent_opts *o, const char *target)
+{
+	struct winsize ws;
+	char q[64];
+	if (ioctl(0, TIOCGWINSZ, &ws))
+		return;
+	snprintf(q, sizeof(q), "/resize?h=%u&w=%u", ws.ws_row, ws.ws_col);
+	post(o, target, q);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes what c->buf holds of the stream to stdout and stderr: raw, or
+ * docker's frames (an 8-byte head: stream, 0, 0, 0, length big-endian),
+ * whose data may arrive in pieces; keeps an incomplete head. */
+static int demux(struct agent_api_conn *c, struct berr *err)
+{
+	size_t off = 0;
+	while (off < c->have) {
+		if (!c->raw && !c->left) {
+			const unsigned char *h = (const unsigned char *)c->buf + off;
+			if (c->have - off < 8)
+				break;
+			c->stream = h[0] == 2 ? 2 : 1;
+			c->left = ((size_t)h[4] << 24) | ((size_t)h[5] << 16) |
+				  ((size_t)h[6] << 8) | h[7];
+			off += 8;
+			continue;
+		}
+		size_t n = c->have - off;
+		if (!c->raw && n > c->left)
+			n = c->left;
+		int fd = c->raw ? 1 : c->stream;
+		if (write_all(fd, c->buf + off, n))
+			return berr_set(err, errno, "write %s", fd == 2 ? "stderr" : "stdout");
+		off += n;
+		if (!c->raw)
+			c->left -= n;
+	}
+	memmove(c->buf, c->buf + off, c->have - off);
+	c->have -= off;
+	return 0;
+}
+
+int agent_api_relay(const struct agent_opts *o, struct agent_api_conn *c,
+		    const struct agent_relay *r, struct berr *err)
+{
+	static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+	struct sigaction old[sizeof(fwd) / sizeof(fwd[0])];
+	struct termios saved;
+	bool raw = r->tty && agent_term_raw(&saved);
+	if (raw) {
+		struct sigaction sa = { .sa_handler = on_winch };
+		sigaction(SIGWINCH, &sa, NULL);
+		winch = 1;
+	}
+	for (size_t i = 0; r->sig_proxy && i < sizeof(fwd) / sizeof(fwd[0]); i++) {
+		struct sigaction sa = { .sa_handler = on_fwd };
+		sigaction(fwd[i], &sa, &old[i]);
+	}
+	bool in_on = r->stdin_on;
+	int rc = demux(c, err);
+	while (!rc) {
+		if (winch) {
+			winch = 0;
+			send_winsize(o, r->target);
+		}
+		if (fwd_sig) {
+			char q[32];
+			snprintf(q, sizeof(q), "/kill?signal=%d", (int)fwd_sig);
+			fwd_sig = 0;
+			post(o, r->target, q);
+		}
+		struct pollfd p[2] = { { .fd = c->c.fd, .events = POLLIN },
+				       { .fd = in_on ? 0 : -1, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = berr_set(err, errno, "poll");
+			break;
+		}
+		if (p[1].revents) {
+			char ib[4096];
+			ssize_t n = read(0, ib, sizeof(ib));
+			if (n > 0) {
+				rc = net_conn_write_all(&c->c, ib, (size_t)n, err);
+			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+				/* the daemon sees our stdin end; the output goes on */
+				shutdown(c->c.fd, SHUT_WR);
+				in_on = false;
+			}
+		}
+		if (rc || !p[0].revents)
+			continue;
+		ssize_t n = recv(c->c.fd, c->buf + c->have, sizeof(c->buf) - c->have, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				rc = berr_set(err, errno, "daemon: read stream");
+			break;
+		}
+		c->have += (size_t)n;
+		rc = demux(c, err);
+	}
+	if (raw)
+		tcsetattr(0, TCSANOW, &saved);
+	for (size_t i = 0; r->sig_proxy && i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		sigaction(fwd[i], &old[i], NULL);
+	net_conn_close(&c->c);
+	return rc;
 }

@@ -1063,14 +1063,20 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 
 /* Relays between our stdio and an attach connection; returns the exit code
  * from the EXIT frame, or -1 when the connection ended without one. */
+bool agent_term_raw(struct termios *saved)
+{
+	if (!isatty(0) || tcgetattr(0, saved))
+		return false;
+	struct termios t = *saved;
+	cfmakeraw(&t);
+	return !tcsetattr(0, TCSANOW, &t);
+}
+
 static int relay(int fd, const struct agent_attach *a, pid_t pid)
 {
 	struct termios saved;
-	bool raw = false;
-	if (a->tty && isatty(0) && !tcgetattr(0, &saved)) {
-		struct termios t = saved;
-		cfmakeraw(&t);
-		raw = !tcsetattr(0, TCSANOW, &t);
+	bool raw = a->tty && agent_term_raw(&saved);
+	if (raw) {
 		struct sigaction sa = { .sa_handler = on_winch };
 		sigaction(SIGWINCH, &sa, NULL);
 		send_winsize(fd);

@@ -74,6 +74,11 @@ bool agent_ctr_user_stopped(const struct agent_ctr *c);
 int agent_ctr_start(const char *root, const struct agent_config *cfg, struct agent_ctr *c,
 		    const struct agent_attach *a, int *code, struct berr *err);
 
+/* Puts our terminal (fd 0) in raw mode, keeping its settings in saved.
+ * False when fd 0 is not a terminal. */
+struct termios;
+bool agent_term_raw(struct termios *saved);
+
 /* Attaches to a running container (attach, start -a). Returns its exit code,
  * or -1 with err. */
 int agent_ctr_attach(struct agent_ctr *c, const struct agent_attach *a, struct berr *err);

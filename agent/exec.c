@@ -15,9 +15,11 @@
 #include <cjson/cJSON.h>
 
 #include "agent/agent.h"
+#include "agent/client.h"
 #include "agent/container.h"
 #include "agent/flags.h"
 #include "agent/settings.h"
+#include "config.h"
 #include "runtime/cgroup.h"
 #include "runtime/container.h"
 
@@ -32,12 +34,7 @@ static void on_winch(int sig)
 static void pty_relay(int master, bool in_on)
 {
 	struct termios saved;
-	bool raw = false;
-	if (isatty(0) && !tcgetattr(0, &saved)) {
-		struct termios t = saved;
-		cfmakeraw(&t);
-		raw = !tcsetattr(0, TCSANOW, &t);
-	}
+	bool raw = agent_term_raw(&saved);
 	struct sigaction sa = { .sa_handler = on_winch };
 	sigaction(SIGWINCH, &sa, NULL);
 	winch = 1;
@@ -157,6 +154,92 @@ int agent_exec_run(struct agent_ctr *c, const struct agent_exec_opts *o, const i
 	return rt_exec_spawn(&x, have_cg ? &g : NULL, pid, code, err);
 }
 
+/* exec through the daemon (-H): create the exec, start it on a hijacked
+ * connection, relay, and the exit code its inspect holds. "-e K" takes K's
+ * value from our environment, as the docker CLI does. */
+static int exec_api(const struct agent_opts *o, const char *ref, char **cmd,
+		    const struct agent_exec_opts *eo, bool interactive, bool detach)
+{
+	cJSON *b = cJSON_CreateObject();
+	cJSON_AddBoolToObject(b, "AttachStdin", interactive && !detach);
+	cJSON_AddBoolToObject(b, "AttachStdout", !detach);
+	cJSON_AddBoolToObject(b, "AttachStderr", !detach);
+	cJSON_AddBoolToObject(b, "Tty", eo->tty);
+	cJSON_AddBoolToObject(b, "Privileged", eo->privileged);
+	if (eo->user)
+		cJSON_AddStringToObject(b, "User", eo->user);
+	if (eo->workdir)
+		cJSON_AddStringToObject(b, "WorkingDir", eo->workdir);
+	cJSON *env = cJSON_AddArrayToObject(b, "Env");
+	for (int i = 0; i < eo->nenv; i++) {
+		const char *v = strchr(eo->env[i], '=') ? NULL : getenv(eo->env[i]);
+		char *kv = NULL;
+		if (!v)
+			cJSON_AddItemToArray(env, cJSON_CreateString(eo->env[i]));
+		else if (asprintf(&kv, "%s=%s", eo->env[i], v) >= 0)
+			cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+		free(kv);
+	}
+	cJSON *c = cJSON_AddArrayToObject(b, "Cmd");
+	for (int i = 0; cmd[i]; i++)
+		cJSON_AddItemToArray(c, cJSON_CreateString(cmd[i]));
+	char *body = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	char enc[1024], path[1200], target[120];
+	snprintf(path, sizeof(path), "/containers/%s/exec", agent_api_enc(ref, enc, sizeof(enc)));
+	struct berr err = { 0 };
+	cJSON *j = NULL;
+	int st = body ? agent_api_call(o, "POST", path, body, AGENT_API_TIMEOUT_MS, &j, &err)
+		      : berr_setmsg(&err, ENOMEM, "out of memory");
+	free(body);
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Id"));
+	if (st != 201 || !id) {
+		cJSON_Delete(j);
+		/* as the direct path: the command named when the container is the cause */
+		if (st == 409)
+			return agent_fail("exec %s: %s", cmd[0], err.msg), RT_EXIT_FAIL;
+		return agent_fail("exec: %s", err.msg), RT_EXIT_FAIL;
+	}
+	snprintf(target, sizeof(target), "/exec/%s", id);
+	cJSON_Delete(j);
+	snprintf(path, sizeof(path), "%s/start", target);
+	char sb[64];
+	snprintf(sb, sizeof(sb), "{\"Detach\":%s,\"Tty\":%s}", detach ? "true" : "false",
+		 eo->tty ? "true" : "false");
+	if (detach) {
+		st = agent_api_call(o, "POST", path, sb, AGENT_API_TIMEOUT_MS, NULL, &err);
+		return st >= 200 && st < 300 ? AGENT_EXIT_OK
+					     : (agent_fail("exec: %s", err.msg), RT_EXIT_FAIL);
+	}
+	struct agent_api_conn *ac = calloc(1, sizeof(*ac));
+	st = ac ? agent_api_conn_open(o, "POST", path, sb, true, ac, &err)
+		: berr_setmsg(&err, ENOMEM, "out of memory");
+	if (st != 101 && st != 200) {
+		free(ac);
+		return agent_fail("exec: %s", err.msg), RT_EXIT_FAIL;
+	}
+	struct agent_relay r = { target, interactive, eo->tty, false };
+	if (agent_api_relay(o, ac, &r, &err))
+		agent_fail("exec: %s", err.msg);
+	free(ac);
+	/* the exit code: the daemon records it when the command's stream ends */
+	int code = RT_EXIT_FAIL;
+	snprintf(path, sizeof(path), "%s/json", target);
+	for (int i = 0; i < 500; i++) {
+		if (agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err) != 200)
+			break;
+		const cJSON *ec = cJSON_GetObjectItem(j, "ExitCode");
+		bool running = cJSON_IsTrue(cJSON_GetObjectItem(j, "Running"));
+		if (!running && cJSON_IsNumber(ec))
+			code = ec->valueint;
+		cJSON_Delete(j);
+		if (!running)
+			break;
+		usleep(10000);
+	}
+	return code;
+}
+
 int agent_cmd_exec(const struct agent_opts *o, int argc, char **argv)
 {
 	bool interactive = false, tty = false, detach = false, privileged = false;
@@ -189,6 +272,15 @@ int agent_cmd_exec(const struct agent_opts *o, int argc, char **argv)
 		agent_usage("exec: needs a container and a command");
 		return RT_EXIT_FAIL;
 	}
+	struct agent_exec_opts eo = { .argv = argv + 2,
+				      .env = envs.v,
+				      .nenv = envs.n,
+				      .user = user,
+				      .workdir = workdir,
+				      .privileged = privileged,
+				      .tty = tty };
+	if (CONFIG_DAEMON && o->host)
+		return exec_api(o, argv[1], argv + 2, &eo, interactive, detach);
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return RT_EXIT_FAIL;
@@ -216,13 +308,6 @@ int agent_cmd_exec(const struct agent_opts *o, int argc, char **argv)
 		if (detach)
 			stdio[1] = stdio[2] = nul;
 	}
-	struct agent_exec_opts eo = { .argv = argv + 2,
-				      .env = envs.v,
-				      .nenv = envs.n,
-				      .user = user,
-				      .workdir = workdir,
-				      .privileged = privileged,
-				      .tty = tty };
 	pid_t pid;
 	int code;
 	fflush(stdout);

@@ -46,7 +46,7 @@ int agent_load_config(const struct agent_opts *o, struct agent_config *cfg)
 
 /* One line of the daemon's pull progress, as the direct pull prints it
  * without a terminal; the last error is kept in err. */
-static void pull_line(const char *line, size_t len, bool quiet, struct berr *err)
+static void pull_line(const char *line, size_t len, bool quiet, FILE *out, struct berr *err)
 {
 	cJSON *j = cJSON_ParseWithLength(line, len);
 	const char *e = cJSON_GetStringValue(cJSON_GetObjectItem(j, "error"));
@@ -55,34 +55,31 @@ static void pull_line(const char *line, size_t len, bool quiet, struct berr *err
 	if (e)
 		berr_setmsg(err, EIO, "%s", e);
 	else if (st && !quiet && !cJSON_GetObjectItem(j, "progressDetail"))
-		printf("%s%s%s\n", id ? id : "", id ? ": " : "", st);
-	fflush(stdout);
+		fprintf(out, "%s%s%s\n", id ? id : "", id ? ": " : "", st);
+	fflush(out);
 	cJSON_Delete(j);
 }
 
-static int pull_api(const struct agent_opts *o, const char *ref, bool quiet)
+int agent_pull_api(const struct agent_opts *o, const char *ref, bool quiet, FILE *out,
+		   struct berr *err)
 {
-	struct net_ref r;
-	struct berr err = { 0 };
-	if (net_ref_parse(ref, &r, &err) < 0)
-		return agent_fail("pull %s: %s", ref, err.msg);
 	char enc[1024], path[1200];
 	snprintf(path, sizeof(path), "/images/create?fromImage=%s",
 		 agent_api_enc(ref, enc, sizeof(enc)));
-	int st = agent_api_open(o, "POST", path, NULL, -1, &err);
+	int st = agent_api_open(o, "POST", path, NULL, -1, err);
 	if (st != 200)
-		return agent_fail("%s", err.msg);
+		return st < 0 ? st : -(err->code ? err->code : EIO);
 	/* JSON lines, each ending in \r\n; a longer line than buf is dropped */
 	char buf[8192];
 	size_t have = 0;
 	bool skip = false;
 	ssize_t n;
-	while ((n = agent_api_read(buf + have, sizeof(buf) - have, &err)) > 0) {
+	while ((n = agent_api_read(buf + have, sizeof(buf) - have, err)) > 0) {
 		have += (size_t)n;
 		char *p = buf, *nl;
 		while ((nl = memchr(p, '\n', have - (size_t)(p - buf)))) {
 			if (!skip)
-				pull_line(p, (size_t)(nl - p), quiet, &err);
+				pull_line(p, (size_t)(nl - p), quiet, out, err);
 			skip = false;
 			p = nl + 1;
 		}
@@ -93,7 +90,16 @@ static int pull_api(const struct agent_opts *o, const char *ref, bool quiet)
 			skip = true;
 		}
 	}
-	if (n < 0 || err.code)
+	return n < 0 ? (int)n : err->code ? -err->code : 0;
+}
+
+static int pull_api(const struct agent_opts *o, const char *ref, bool quiet)
+{
+	struct net_ref r;
+	struct berr err = { 0 };
+	if (net_ref_parse(ref, &r, &err) < 0)
+		return agent_fail("pull %s: %s", ref, err.msg);
+	if (agent_pull_api(o, ref, quiet, stdout, &err))
 		return agent_fail("%s", err.msg);
 	char full[REF_STR_MAX];
 	net_ref_format(&r, false, full, sizeof(full));

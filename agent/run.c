@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -430,6 +432,38 @@ static cJSON *image_config(const struct store *st, const char *id, struct berr *
 	return c ? c : cJSON_CreateObject();
 }
 
+/* -m, --memory-swap and --cpus as numbers (0 when not given), checked. */
+static int limit_flags(const struct run_flags *f, int64_t *mem, int64_t *swap, double *cpus,
+		       struct berr *err)
+{
+	*mem = *swap = 0;
+	*cpus = 0;
+	if (f->memory && (parse_bytes(f->memory, mem) || *mem < 6 * 1024 * 1024))
+		return berr_setmsg(err, EINVAL,
+				   "--memory %s: needs a size of at least 6MB (like 64m)", f->memory);
+	if (f->memory_swap) {
+		if (!strcmp(f->memory_swap, "-1"))
+			*swap = -1;
+		else if (parse_bytes(f->memory_swap, swap))
+			return berr_setmsg(err, EINVAL, "--memory-swap %s: not a size",
+					   f->memory_swap);
+		else if (!*mem)
+			return berr_setmsg(err, EINVAL, "--memory-swap needs --memory");
+		else if (*swap < *mem)
+			return berr_setmsg(err, EINVAL, "--memory-swap must be at least --memory");
+	}
+	if (f->cpus) {
+		char *end;
+		*cpus = strtod(f->cpus, &end);
+		if (*end || end == f->cpus || *cpus <= 0 || *cpus > 1024)
+			return berr_setmsg(err, EINVAL, "--cpus %s: needs a positive number",
+					   f->cpus);
+	}
+	if (f->pids_set && f->pids_limit == 0)
+		return berr_setmsg(err, EINVAL, "--pids-limit 0: use -1 for unlimited");
+	return 0;
+}
+
 /* Finds the image, pulling it when it is not in the store (as docker run). */
 static int find_image(const struct agent_config *cfg, const char *root, const char *ref,
 		      char id[DIGEST_STR_MAX], cJSON **icfg)
@@ -685,37 +719,16 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 			cJSON_AddObjectToObject(ex, key);
 	}
 	int64_t mem = 0, swap = 0;
-	if (!rc && f->memory && (parse_bytes(f->memory, &mem) || mem < 6 * 1024 * 1024))
-		rc = berr_setmsg(err, EINVAL,
-				 "--memory %s: needs a size of at least 6MB (like 64m)", f->memory);
-	if (!rc && f->memory_swap) {
-		if (!strcmp(f->memory_swap, "-1"))
-			swap = -1;
-		else if (parse_bytes(f->memory_swap, &swap))
-			rc = berr_setmsg(err, EINVAL, "--memory-swap %s: not a size",
-					 f->memory_swap);
-		else if (!mem)
-			rc = berr_setmsg(err, EINVAL, "--memory-swap needs --memory");
-		else if (swap < mem)
-			rc = berr_setmsg(err, EINVAL, "--memory-swap must be at least --memory");
-	}
+	double cpus = 0;
+	if (!rc)
+		rc = limit_flags(f, &mem, &swap, &cpus, err);
 	cJSON_AddNumberToObject(hc, "Memory", (double)mem);
 	cJSON_AddNumberToObject(hc, "MemorySwap", (double)swap);
-	double cpus = 0;
-	if (!rc && f->cpus) {
-		char *end;
-		cpus = strtod(f->cpus, &end);
-		if (*end || end == f->cpus || cpus <= 0 || cpus > 1024)
-			rc = berr_setmsg(err, EINVAL, "--cpus %s: needs a positive number",
-					 f->cpus);
-	}
 	cJSON_AddNumberToObject(hc, "NanoCpus", cpus * 1e9);
 	if (!rc && f->cpu_shares && (f->cpu_shares < 2 || f->cpu_shares > 262144))
 		rc = berr_setmsg(err, EINVAL, "--cpu-shares %d: out of range 2..262144",
 				 f->cpu_shares);
 	cJSON_AddNumberToObject(hc, "CpuShares", f->cpu_shares);
-	if (!rc && f->pids_set && f->pids_limit == 0)
-		rc = berr_setmsg(err, EINVAL, "--pids-limit 0: use -1 for unlimited");
 	cJSON_AddNumberToObject(hc, "PidsLimit", f->pids_set ? f->pids_limit : 0);
 	const char *rs = f->restart ? f->restart : "no";
 	if (!rc && strcmp(rs, "no") && strcmp(rs, "always") && strcmp(rs, "unless-stopped") &&
@@ -849,7 +862,300 @@ int agent_run_config(const char *root, struct run_flags *f, const char *image, i
 	return rc;
 }
 
+/* The flags as docker's create body: the daemon builds the container from it
+ * with the same builder (agent/api.c's create_flags reads it back). What
+ * needs our side is done here: --env-file is read and "-e K" takes K's value
+ * from our environment, as the docker CLI does. */
+static cJSON *create_body(const struct run_flags *f, const char *image, int argc, char **argv,
+			  struct berr *err)
+{
+	int64_t mem, swap;
+	double cpus;
+	cJSON *hcheck = NULL;
+	if (limit_flags(f, &mem, &swap, &cpus, err) || health_flags(f, &hcheck, err))
+		return NULL;
+	cJSON *b = cJSON_CreateObject();
+	cJSON *hc = cJSON_AddObjectToObject(b, "HostConfig");
+	cJSON_AddStringToObject(b, "Image", image);
+	if (argc)
+		cJSON_AddItemToObject(b, "Cmd", strarray(argc, argv));
+	const char *sk[] = { "Entrypoint", "Hostname", "User", "WorkingDir", "StopSignal" };
+	const char *sv[] = { f->entrypoint, f->hostname, f->user, f->workdir, f->stop_signal };
+	for (int i = 0; i < 5; i++)
+		if (sv[i])
+			cJSON_AddStringToObject(b, sk[i], sv[i]);
+	if (f->stop_timeout >= 0)
+		cJSON_AddNumberToObject(b, "StopTimeout", f->stop_timeout);
+	cJSON_AddBoolToObject(b, "Tty", f->tty);
+	cJSON_AddBoolToObject(b, "OpenStdin", f->interactive);
+	cJSON_AddBoolToObject(b, "StdinOnce", f->interactive);
+	cJSON_AddBoolToObject(b, "AttachStdin", f->interactive && !f->detach);
+	cJSON_AddBoolToObject(b, "AttachStdout", !f->detach);
+	cJSON_AddBoolToObject(b, "AttachStderr", !f->detach);
+	cJSON *env = cJSON_AddArrayToObject(b, "Env");
+	int rc = 0;
+	for (int i = 0; !rc && i < f->env_file.n; i++)
+		rc = env_file(env, f->env_file.v[i], err);
+	for (int i = 0; i < f->env.n; i++)
+		env_set(env, f->env.v[i]);
+	cJSON *labels = cJSON_AddObjectToObject(b, "Labels");
+	for (int i = 0; i < f->labels.n; i++) {
+		const char *l = f->labels.v[i], *eq = strchr(l, '=');
+		char k[256];
+		snprintf(k, sizeof(k), "%.*s", eq ? (int)(eq - l) : (int)strlen(l), l);
+		cJSON_DeleteItemFromObject(labels, k);
+		cJSON_AddStringToObject(labels, k, eq ? eq + 1 : "");
+	}
+	if (hcheck)
+		cJSON_AddItemToObject(b, "Healthcheck", hcheck);
+	cJSON *ex = cJSON_AddObjectToObject(b, "ExposedPorts");
+	for (int i = 0; i < f->expose.n; i++)
+		if (!cJSON_GetObjectItem(ex, f->expose.v[i]))
+			cJSON_AddObjectToObject(ex, f->expose.v[i]);
+	const struct agent_strlist *lists[] = { &f->volumes, &f->volumes_from, &f->cap_add,
+						&f->cap_drop, &f->links };
+	const char *lk[] = { "Binds", "VolumesFrom", "CapAdd", "CapDrop", "Links" };
+	for (int i = 0; i < 5; i++)
+		cJSON_AddItemToObject(hc, lk[i], strarray(lists[i]->n, (char **)lists[i]->v));
+	cJSON *tmpfs = cJSON_AddObjectToObject(hc, "Tmpfs");
+	for (int i = 0; i < f->tmpfs.n; i++) {
+		const char *t = f->tmpfs.v[i], *colon = strchr(t, ':');
+		char k[PATH_MAX];
+		snprintf(k, sizeof(k), "%.*s", colon ? (int)(colon - t) : (int)strlen(t), t);
+		cJSON_AddStringToObject(tmpfs, k, colon ? colon + 1 : "");
+	}
+	cJSON_AddNumberToObject(hc, "Memory", (double)mem);
+	cJSON_AddNumberToObject(hc, "MemorySwap", (double)swap);
+	cJSON_AddNumberToObject(hc, "NanoCpus", cpus * 1e9);
+	cJSON_AddNumberToObject(hc, "CpuShares", f->cpu_shares);
+	if (f->pids_set)
+		cJSON_AddNumberToObject(hc, "PidsLimit", f->pids_limit);
+	cJSON_AddBoolToObject(hc, "Privileged", f->privileged);
+	cJSON_AddBoolToObject(hc, "ReadonlyRootfs", f->read_only);
+	cJSON_AddBoolToObject(hc, "Init", f->init);
+	cJSON_AddBoolToObject(hc, "AutoRemove", f->rm);
+	cJSON_AddBoolToObject(hc, "PublishAllPorts", f->publish_all);
+	if (f->network)
+		cJSON_AddStringToObject(hc, "NetworkMode", f->network);
+	cJSON *pb = cJSON_AddObjectToObject(hc, "PortBindings");
+	for (int i = 0; !rc && i < f->publish.n; i++) {
+		struct agent_port pt;
+		struct berr pe = { 0 };
+		char k[32], ip[INET_ADDRSTRLEN] = "", hp[8] = "";
+		if (agent_port_parse(f->publish.v[i], &pt, &pe)) {
+			rc = berr_setmsg(err, EINVAL, "-p: %s", pe.msg);
+			break;
+		}
+		snprintf(k, sizeof(k), "%u/%s", pt.ctr_port, pt.proto == IPPROTO_UDP ? "udp" : "tcp");
+		if (pt.host_ip.s_addr != INADDR_ANY)
+			inet_ntop(AF_INET, &pt.host_ip, ip, sizeof(ip));
+		if (pt.host_port)
+			snprintf(hp, sizeof(hp), "%u", pt.host_port);
+		cJSON *arr = cJSON_GetObjectItem(pb, k);
+		if (!arr)
+			arr = cJSON_AddArrayToObject(pb, k);
+		cJSON *one = cJSON_CreateObject();
+		cJSON_AddStringToObject(one, "HostIp", ip);
+		cJSON_AddStringToObject(one, "HostPort", hp);
+		cJSON_AddItemToArray(arr, one);
+	}
+	const char *rs = f->restart ? f->restart : "no";
+	cJSON *rp = cJSON_AddObjectToObject(hc, "RestartPolicy");
+	char rn[64];
+	snprintf(rn, sizeof(rn), "%.*s", (int)strcspn(rs, ":"), rs);
+	cJSON_AddStringToObject(rp, "Name", rn);
+	cJSON_AddNumberToObject(rp, "MaximumRetryCount", rs[strlen(rn)] ? atoi(rs + strlen(rn) + 1) : 0);
+	cJSON *lc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(hc, "LogConfig"), "Config");
+	for (int i = 0; i < f->log_opt.n; i++)
+		for (const char *p = f->log_opt.v[i]; *p;) {
+			size_t l = strcspn(p, ","), kl = strcspn(p, "=,");
+			char k[128], v[128];
+			snprintf(k, sizeof(k), "%.*s", (int)kl, p);
+			snprintf(v, sizeof(v), "%.*s", kl < l ? (int)(l - kl - 1) : 0, p + kl + 1);
+			cJSON_DeleteItemFromObject(lc, k);
+			cJSON_AddStringToObject(lc, k, v);
+			p += l + (p[l] == ',');
+		}
+	if (rc) {
+		cJSON_Delete(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* POST /containers/create from the flags, pulling a missing image first as
+ * docker run does. Fills id; returns 0, or 125 after printing the error. */
+static int create_api(const struct agent_opts *o, const struct run_flags *f, int n, char **argv,
+		      char id[80], char name[AGENT_NAME_MAX])
+{
+	struct berr err = { 0 };
+	cJSON *b = create_body(f, argv[1], n - 1, argv + 2, &err);
+	if (!b)
+		return agent_fail("%s", err.msg), RT_EXIT_FAIL;
+	char *body = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	char enc[1024], path[1200];
+	snprintf(path, sizeof(path), "/containers/create%s%s", f->name ? "?name=" : "",
+		 f->name ? agent_api_enc(f->name, enc, sizeof(enc)) : "");
+	cJSON *j = NULL;
+	int st = body ? agent_api_call(o, "POST", path, body, AGENT_API_TIMEOUT_MS, &j, &err)
+		      : berr_setmsg(&err, ENOMEM, "out of memory");
+	if (st == 404 && !strncmp(err.msg, "no such image", 13)) {
+		fprintf(stderr, "Unable to find image '%s' locally\n", argv[1]);
+		berr_clear(&err);
+		st = agent_pull_api(o, argv[1], false, stderr, &err);
+		if (!st)
+			st = agent_api_call(o, "POST", path, body, AGENT_API_TIMEOUT_MS, &j, &err);
+	}
+	free(body);
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Id"));
+	if (st == 201 && s)
+		snprintf(id, 80, "%s", s);
+	cJSON_Delete(j);
+	j = NULL;
+	if (st != 201 || !s)
+		return agent_fail("%s", err.msg), RT_EXIT_FAIL;
+	/* the name the daemon gave, for messages (it may be gone after a start) */
+	snprintf(name, AGENT_NAME_MAX, "%s", f->name ? f->name : id);
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	if (!f->name && agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err) == 200) {
+		const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Name"));
+		if (nm)
+			snprintf(name, AGENT_NAME_MAX, "%s", nm + (*nm == '/'));
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+/* After a start the daemon refused: its message as the direct path words it
+ * (name: the container's), the container removed for --rm, and for run the
+ * exit code the docker CLI takes from the text: 127 for a command not found,
+ * 126 for one that cannot run, else 125. */
+static int start_failed(const struct agent_opts *o, const char *target, const char *name,
+			bool run, bool rm, const struct berr *why)
+{
+	agent_fail("start container %s: %s", name, why->msg);
+	if (rm) {
+		char path[1200];
+		snprintf(path, sizeof(path), "%s?force=1", target);
+		agent_api_call(o, "DELETE", path, NULL, AGENT_API_TIMEOUT_MS, NULL,
+			       &(struct berr){ 0 });
+	}
+	if (!run)
+		return AGENT_EXIT_FAIL;
+	const char *m = why->msg;
+	if (strstr(m, "executable file not found") || strstr(m, "no such file or directory"))
+		return RT_EXIT_NOTFOUND;
+	if (strstr(m, "permission denied") || strstr(m, "is a directory") ||
+	    strstr(m, "exec format error"))
+		return RT_EXIT_NOEXEC;
+	return RT_EXIT_FAIL;
+}
+
+enum start_how { START_NOT, START_CMD, START_RUN };
+
+/* Attaches to the container at target ("/containers/ID"), starts it (as
+ * berth start or run say), relays until it ends and returns the exit code
+ * its wait answers (wait condition cond, asked before the start so no exit
+ * is missed). */
+static int attach_api(const struct agent_opts *o, const char *target, const char *name,
+		      const struct agent_relay *r, const char *cond, enum start_how start, bool rm)
+{
+	struct agent_api_conn *att = calloc(1, sizeof(*att)), *w = calloc(1, sizeof(*w));
+	char path[1200];
+	struct berr err = { 0 };
+	int code = RT_EXIT_FAIL, st = -ENOMEM;
+	if (att && w) {
+		snprintf(path, sizeof(path), "%s/attach?stream=1&stdout=1&stderr=1&stdin=%d",
+			 target, r->stdin_on);
+		st = agent_api_conn_open(o, "POST", path, NULL, true, att, &err);
+	}
+	if (st == 101 || st == 200) {
+		snprintf(path, sizeof(path), "%s/wait?condition=%s", target, cond);
+		st = agent_api_conn_open(o, "POST", path, NULL, false, w, &err);
+		if (st != 200)
+			agent_api_conn_close(att);
+	}
+	if (st != 200 && st != 101) {
+		agent_fail("attach: %s", st == -ENOMEM ? "out of memory" : err.msg);
+	} else if (start && (snprintf(path, sizeof(path), "%s/start", target),
+			     st = agent_api_call(o, "POST", path, NULL, AGENT_API_TIMEOUT_MS, NULL,
+						 &err)) >= 400) {
+		agent_api_conn_close(att);
+		agent_api_conn_close(w);
+		code = start_failed(o, target, name, start == START_RUN, rm, &err);
+	} else {
+		if (agent_api_relay(o, att, r, &err))
+			agent_fail("%s", err.msg);
+		cJSON *j = NULL;
+		if (agent_api_conn_json(w, &j, &err))
+			agent_fail("wait: %s", err.msg);
+		const cJSON *sc = cJSON_GetObjectItem(j, "StatusCode");
+		if (cJSON_IsNumber(sc))
+			code = sc->valueint;
+		cJSON_Delete(j);
+	}
+	free(att);
+	free(w);
+	return code;
+}
+
+/* start -a / attach through the daemon: the container's settings from its
+ * inspect, then attach_api. */
+static int attach_ref_api(const struct agent_opts *o, const char *ref, bool start, bool in,
+			  bool sig_proxy)
+{
+	char enc[1024], target[1200];
+	snprintf(target, sizeof(target), "/containers/%s", agent_api_enc(ref, enc, sizeof(enc)));
+	cJSON *j = NULL;
+	struct berr err = { 0 };
+	char jpath[1300];
+	snprintf(jpath, sizeof(jpath), "%s/json", target);
+	if (agent_api_call(o, "GET", jpath, NULL, AGENT_API_TIMEOUT_MS, &j, &err) != 200)
+		return agent_fail(start ? "%s" : "attach: %s", err.msg);
+	const cJSON *cc = cJSON_GetObjectItem(j, "Config");
+	bool running = cJSON_IsTrue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(j, "State"), "Running"));
+	bool rm = cJSON_IsTrue(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(j, "HostConfig"), "AutoRemove"));
+	const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Name"));
+	char name[AGENT_NAME_MAX];
+	snprintf(name, sizeof(name), "%s", nm ? nm + (*nm == '/') : ref);
+	struct agent_relay r = { target, in && cJSON_IsTrue(cJSON_GetObjectItem(cc, "OpenStdin")),
+				 cJSON_IsTrue(cJSON_GetObjectItem(cc, "Tty")), sig_proxy };
+	cJSON_Delete(j);
+	if (!start && !running)
+		return agent_fail("attach: cannot attach to a stopped container, start it first");
+	return attach_api(o, target, name, &r, rm ? "removed" : running ? "not-running" : "next-exit",
+			  start && !running ? START_CMD : START_NOT, false);
+}
+
+/* run and create through the daemon (-H): the same steps the docker CLI
+ * takes, so the container is the daemon's from its start. */
+static int run_api(const struct agent_opts *o, const struct run_flags *f, int n, char **argv,
+		   bool run)
+{
+	char id[80], target[100], name[AGENT_NAME_MAX];
+	int rc = create_api(o, f, n, argv, id, name);
+	if (rc)
+		return rc;
+	snprintf(target, sizeof(target), "/containers/%s", id);
+	if (run && !f->detach) {
+		struct agent_relay r = { target, f->interactive, f->tty, true };
+		return attach_api(o, target, name, &r, f->rm ? "removed" : "next-exit", START_RUN,
+				  f->rm);
+	}
+	struct berr err = { 0 };
+	char path[120];
+	snprintf(path, sizeof(path), "%s/start", target);
+	if (run && agent_api_call(o, "POST", path, NULL, AGENT_API_TIMEOUT_MS, NULL, &err) >= 400)
+		return start_failed(o, target, name, true, f->rm, &err);
+	printf("%s\n", id);
+	return AGENT_EXIT_OK;
+}
+
 #define HELP_SHOWN 1000
+#define API_DONE 2000 /* + the exit code: the daemon did it */
 
 /* create + (start): the shared part of run and create. Returns 0, HELP_SHOWN,
  * or 125 after printing the error (docker run's code for its own failures). */
@@ -871,6 +1177,8 @@ static int do_create(const struct agent_opts *o, int argc, char **argv, struct r
 		agent_usage("%s: --platform is not supported; pull the platform first", argv[0]);
 		return RT_EXIT_FAIL;
 	}
+	if (CONFIG_DAEMON && o->host)
+		return API_DONE + run_api(o, f, n, argv, !strcmp(argv[0], "run"));
 	if (agent_load_config(o, cfg))
 		return RT_EXIT_FAIL;
 	const char *root = agent_data_root(o, cfg);
@@ -895,7 +1203,7 @@ int agent_cmd_run(const struct agent_opts *o, int argc, char **argv)
 	struct agent_ctr c;
 	int rc = do_create(o, argc, argv, &f, &cfg, &c);
 	if (rc)
-		return rc == HELP_SHOWN ? AGENT_EXIT_OK : rc;
+		return rc == HELP_SHOWN ? AGENT_EXIT_OK : rc >= API_DONE ? rc - API_DONE : rc;
 	const char *root = agent_data_root(o, &cfg);
 	struct agent_attach a = { .attach = !f.detach,
 				  .stdin_on = f.interactive && !f.detach,
@@ -926,7 +1234,7 @@ int agent_cmd_create(const struct agent_opts *o, int argc, char **argv)
 	struct agent_ctr c;
 	int rc = do_create(o, argc, argv, &f, &cfg, &c);
 	if (rc)
-		return rc == HELP_SHOWN ? AGENT_EXIT_OK : rc;
+		return rc == HELP_SHOWN ? AGENT_EXIT_OK : rc >= API_DONE ? rc - API_DONE : rc;
 	printf("%s\n", c.id);
 	agent_ctr_free(&c);
 	agent_config_free(&cfg);
@@ -972,8 +1280,9 @@ int agent_cmd_start(const struct agent_opts *o, int argc, char **argv)
 		return agent_usage("start: needs at least one container");
 	if ((attach || interactive) && n > 1)
 		return agent_usage("start: you cannot attach to more than one container");
-	if (CONFIG_DAEMON && o->host && !attach && !interactive)
-		return start_api(o, n, argv);
+	if (CONFIG_DAEMON && o->host)
+		return attach || interactive ? attach_ref_api(o, argv[1], true, interactive, true)
+					     : start_api(o, n, argv);
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;
@@ -1035,6 +1344,8 @@ int agent_cmd_attach(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n != 1)
 		return agent_usage("attach: needs exactly one container");
+	if (CONFIG_DAEMON && o->host)
+		return attach_ref_api(o, argv[1], false, !no_stdin, sig_proxy);
 	struct agent_config cfg;
 	if (agent_load_config(o, &cfg))
 		return AGENT_EXIT_FAIL;

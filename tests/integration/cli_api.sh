@@ -229,6 +229,132 @@ tty"
 code=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" http://berth/containers/c4/json)
 expect "rm through the API: the daemon has no c4 at once" "HTTP $code" test "$code" = 404
 
+# --- run, create, exec, attach, start -a: through the API ---------------------------
+# Generated names differ between the two runs: masked in errors that name them.
+mask_name() { sed -E 's/start container [a-z]+_[a-z]+:/start container NAME:/'; }
+n0=$(logged 'POST /v1.45/containers/create')
+both run --rm "$REF" sh -c 'echo out; echo err >&2; exit 3'
+same "run --rm: same stdout, stderr and exit code (3)"
+expect "run --rm through the API: the daemon created it" "log" \
+	test "$(logged 'POST /v1.45/containers/create')" = $((n0 + 1))
+both ps -a --filter status=exited --filter exited=3 --format '{{.Names}}'
+expect "run --rm through the API: nothing left (c2 alone has exited 3)" "ps: $AOUT" test "$AOUT:$OUT" = "c2:c2"
+export CAPI_FROM_CLIENT=client-side
+printf 'E1=one\n# comment\nE2=two\n' >"$W/env.list"
+both run --rm -e FOO=bar -e CAPI_FROM_CLIENT --env-file "$W/env.list" -e E2=over -w /tmp \
+	-u 1:2 -h hn "$REF" sh -c 'echo $FOO $CAPI_FROM_CLIENT $E1 $E2 $(pwd) $(id -u):$(id -g) $(hostname)'
+same "run with -e, --env-file, -w, -u, -h: the same"
+expect "run through the API: -e K takes K from the CLI's environment" "out $AOUT" \
+	test "$AOUT" = "bar client-side one over /tmp 1:2 hn"
+unset CAPI_FROM_CLIENT
+both run --rm --read-only --tmpfs /scratch:size=1m --cap-drop ALL -m 64m --cpus 0.5 \
+	--pids-limit 50 -l k=v --stop-signal USR1 --log-opt max-size=4k "$REF" \
+	sh -c 'touch /x 2>/dev/null || echo ro; touch /scratch/y && echo tmpfs; cat /proc/self/status | grep ^CapEff'
+same "run with --read-only, --tmpfs, --cap-drop, limits, labels: the same"
+expect "run through the API: read-only root, tmpfs, no capabilities" "out $AOUT" \
+	test "$AOUT" = "ro
+tmpfs
+CapEff:	0000000000000000"
+o=$(printf 'line1\nline2\n' | "${RUNNER[@]}" "$BERTH" "${A[@]}" run --rm -i "$REF" sh -c 'cat; echo done'; echo "rc=$?")
+expect "run -i through the API: stdin relayed, its end seen" "out $o" test "$o" = "line1
+line2
+done
+rc=0"
+both run --rm "$REF" /no/such/cmd
+AERR=$(mask_name <<<"$AERR") ERR=$(mask_name <<<"$ERR")
+same "run of a missing command: same error (127)"
+expect "run of a missing command: exit 127, one line" "rc $ARC" test "$ARC:$(wc -l <<<"$AERR")" = "127:1"
+both run --rm -m 1k "$REF" true
+same "run -m 1k: same error, exit 125"
+expect "run -m 1k: exit 125" "rc $ARC" test "$ARC" = 125
+both run --rm "$REG_CAPI_HOST/kit/nosuch:1" true
+same "run of an image nobody has: same output, error and exit code"
+both run --rm --bogus "$REF" true
+same "run with a bad flag: same error and exit code"
+run "${A[@]}" run -d --name rd "$REF" sh -c "$LOOP"
+expect "run -d through the API: the id, running at once" "rc $RC out $OUT" \
+	test "$RC" = 0 -a -n "$(grep -xE '[0-9a-f]{64}' <<<"$OUT")" -a "$(api_state rd)" = running
+expect "run -d through the API: the daemon started it" "log" test "$(logged 'POST /v1.45/containers/rd/start')" = 0 \
+	-a "$(logged "POST /v1.45/containers/$OUT/start")" = 1
+both run --name rd "$REF" true
+same "run with a name in use: same error and exit code"
+run "${A[@]}" create --name cra "$REF" sh -c 'echo created; exit 4'
+run2_rc=$RC run2_out=$OUT
+run "${D[@]}" create --name crd "$REF" sh -c 'echo created; exit 4'
+expect "create through the API: an id, as direct" "api $run2_rc $run2_out" \
+	test "$run2_rc:$RC" = "0:0" -a -n "$(grep -xE '[0-9a-f]{64}' <<<"$run2_out")" \
+	-a "$(api_state cra)" = created
+run "${A[@]}" start -a cra
+AOUT=$OUT AERR=$ERR ARC=$RC
+run "${D[@]}" start -a crd
+same "start -a: same output and exit code (4)"
+expect "start -a through the API: exit 4" "rc $ARC" test "$ARC:$AOUT" = "4:created"
+both exec rd sh -c 'echo x; echo y >&2; exit 4'
+same "exec: same stdout, stderr and exit code (4)"
+expect "exec through the API: the daemon ran it" "log" test "$(logged 'POST /v1.45/containers/rd/exec')" = 1
+export CAPI_FROM_CLIENT=client-side
+both exec -e A=1 -e CAPI_FROM_CLIENT -w /tmp -u 1 rd sh -c 'echo $A $CAPI_FROM_CLIENT $(pwd) $(id -u)'
+same "exec with -e, -w, -u: the same"
+unset CAPI_FROM_CLIENT
+expect "exec through the API: -e K from the CLI's environment" "out $AOUT" test "$AOUT" = "1 client-side /tmp 1"
+o=$(printf 'in1\n' | "${RUNNER[@]}" "$BERTH" "${A[@]}" exec -i rd sh -c 'cat; echo end'; echo "rc=$?")
+expect "exec -i through the API: stdin relayed" "out $o" test "$o" = "in1
+end
+rc=0"
+both exec rd /no/such/cmd
+same "exec of a missing command: same exit code and error"
+expect "exec of a missing command: 126 or 127" "rc $ARC" test "$ARC" = 127 -o "$ARC" = 126
+both exec nosuch true
+same "exec in no container: same error and exit code"
+both exec c2 true
+same "exec in a stopped container: same error and exit code"
+run "${A[@]}" exec -d rd touch /made
+run "${D[@]}" exec rd test -e /made
+expect "exec -d through the API: it ran" "rc $RC" test "$RC" = 0
+both attach c2
+same "attach to a stopped container: same error and exit code"
+# attach: the container prints ticks until /go exists, then "late" and exits 6;
+# /go is made once the attached CLI has shown a tick
+run "${A[@]}" run -d --name at "$REF" sh -c 'until [ -e /go ]; do echo tick; sleep 0.2; done; echo late; exit 6'
+"${RUNNER[@]}" "$BERTH" "${A[@]}" attach at >"$W/attach.out" 2>"$W/attach.err" </dev/null &
+apid=$!
+for _ in $(seq 100); do grep -q tick "$W/attach.out" && break; sleep 0.1; done
+run "${D[@]}" exec at touch /go
+wait $apid
+rc=$?
+expect "attach through the API: output until the exit, its exit code (6)" "rc $rc $(tail -2 "$W/attach.out")" \
+	test "$rc:$(tail -1 "$W/attach.out")" = "6:late" -a -n "$(grep -F 'POST /v1.45/containers/at/attach' "$LOG")"
+# signals given to a foreground run go to the container
+"${RUNNER[@]}" "$BERTH" "${A[@]}" run --rm --name sig "$REF" \
+	sh -c 'trap "echo got-term; exit 7" TERM; echo ready; while :; do sleep 0.2; done' \
+	>"$W/sig.out" 2>&1 </dev/null &
+spid=$!
+for _ in $(seq 100); do grep -q ready "$W/sig.out" && break; sleep 0.1; done
+kill -TERM $spid
+wait $spid
+rc=$?
+expect "run through the API forwards SIGTERM; the trap's exit code (7)" "rc $rc $(cat "$W/sig.out")" \
+	test "$rc:$(tail -1 "$W/sig.out")" = "7:got-term"
+# a terminal: script(1) gives berth one; the keys are typed once the container runs
+(
+	for _ in $(seq 100); do
+		[ "$(api_state tty1)" = running ] && break
+		sleep 0.2
+	done
+	sleep 0.5
+	printf 'echo abc$((6*7)); [ -t 0 ] && echo TTY-YES; stty size\n'
+	sleep 1
+	printf 'exit 9\n'
+	sleep 20
+) | timeout 60 script -qec "stty rows 33 cols 101; ${RUNNER[*]} $BERTH ${A[*]} run -it --rm --name tty1 $REF sh" /dev/null >"$W/tty.out" 2>&1
+rc=$?
+o=$(tr -d '\r' <"$W/tty.out")
+expect "run -it through the API in a pty: a shell with a terminal of our size, exit 9" "rc $rc: $o" \
+	test "$rc" = 9 -a -n "$(grep -x 'abc42' <<<"$o")" -a -n "$(grep -x 'TTY-YES' <<<"$o")" \
+	-a -n "$(grep -x '33 101' <<<"$o")"
+run "${A[@]}" rm -f rd at cra crd
+expect "rm -f of the containers run through the API" "rc $RC" test "$RC" = 0
+
 # --- volumes -------------------------------------------------------------------
 run "${A[@]}" volume create v1
 expect "volume create through the API" "create" test "$RC:$OUT" = "0:v1"
