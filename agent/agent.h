@@ -79,6 +79,40 @@ void agent_print_format(const struct cJSON *j, const char *fmt);
  * format; frees the list. */
 void agent_print_json_list(struct cJSON *arr, const char *format);
 
+/* Removes the stopped containers: {"ContainersDeleted": [ids],
+ * "SpaceReclaimed": bytes}; NULL with err when they cannot be listed. */
+struct cJSON *agent_containers_prune(const char *root, struct berr *err);
+/* Prints a prune answer as docker does: "TITLE:", the ids or names under
+ * key, a blank line, "Total reclaimed space: SIZE". */
+void agent_prune_print(const struct cJSON *j, const char *key, const char *title);
+
+/* One sample of a container's counters for stats (zeros when it is not
+ * running) and the host's CPU time, as docker's stats JSON reports them. */
+struct agent_stats_sample {
+	bool running;
+	unsigned long long cpu_ns, system_ns, mem_usage, mem_limit, pids;
+};
+#define AGENT_STATS_SAMPLE_MS 250 /* between the two samples of stats --no-stream */
+struct agent_ctr;
+void agent_stats_sample(const struct agent_ctr *c, struct agent_stats_sample *s);
+/* docker's stats JSON (GET /containers/{id}/stats) for c from two samples. */
+struct cJSON *agent_stats_json(const struct agent_ctr *c, const struct agent_stats_sample *prev,
+			       const struct agent_stats_sample *cur);
+
+/* GET /info's answer for a data root, with Berth's own "Berth" object
+ * (board, features, device identity) that `berth info` prints. */
+struct cJSON *agent_info_json(const char *root);
+/* GET /system/df's answer (docker's shape; sizes as `berth system df`
+ * counts them); NULL with err when the store cannot be read. */
+struct cJSON *agent_df_json(const char *root, struct berr *err);
+/* Removes images without tags (all: every image no container uses), then
+ * unused layers: {"ImagesDeleted": [{"Untagged"|"Deleted": ...}],
+ * "SpaceReclaimed": bytes}; NULL with err when the store cannot be read. */
+struct cJSON *agent_images_prune(const char *root, bool all, struct berr *err);
+/* Removes unused anonymous (all: every unused) volumes: {"VolumesDeleted":
+ * [names], "SpaceReclaimed": bytes}. */
+struct cJSON *agent_volumes_prune_json(const char *root, bool all);
+
 /* Images for the API (docker's JSON shapes). */
 struct cJSON *agent_images_json(const char *root, bool all);
 struct cJSON *agent_image_json(const char *root, const char *name);

@@ -113,6 +113,21 @@ static bool qstr(struct call *c, const char *k, char *out, size_t len)
 	return net_httpd_query(c->rq->query, k, out, len);
 }
 
+/* The first value given for key in the filters query: {"key": ["v"]} or
+ * {"key": {"v": true}}. */
+static bool qfilter(struct call *c, const char *key, char *out, size_t len)
+{
+	char filters[2048] = "";
+	cJSON *fj = qstr(c, "filters", filters, sizeof(filters)) ? cJSON_Parse(filters) : NULL;
+	const cJSON *v = cJSON_GetObjectItem(fj, key);
+	v = v ? v->child : NULL;
+	const char *s = cJSON_IsString(v) ? v->valuestring : v ? v->string : NULL;
+	if (s)
+		snprintf(out, len, "%s", s);
+	cJSON_Delete(fj);
+	return s != NULL;
+}
+
 static cJSON *body_json(struct call *c)
 {
 	if (!c->rq->body || !c->rq->body_len)
@@ -228,107 +243,14 @@ static enum agent_api_result h_version(struct call *c)
 
 static enum agent_api_result h_info(struct call *c)
 {
-	struct agent_ctr *v;
-	struct berr e = { 0 };
-	int n = agent_ctr_list(c->a->root, &v, &e);
-	int run = 0, paused = 0;
-	for (int i = 0; i < n; i++) {
-		if (agent_ctr_running(&v[i]))
-			v[i].paused ? paused++ : run++;
-		agent_ctr_free(&v[i]);
-	}
-	if (n > 0)
-		free(v);
-	if (n < 0)
-		n = 0;
-	cJSON *imgs = agent_images_json(c->a->root, true);
-	struct utsname u;
-	if (uname(&u))
-		memset(&u, 0, sizeof(u));
-	struct rt_cg_host h;
-	bool cg = !rt_cgroup_detect(&h, "/proc/self/mountinfo", &e);
-	struct store st;
-	const char *driver = "overlay";
-	if (!store_open(&st, c->a->root, STORE_READ, &e)) {
-		driver = store_backend_name(&st);
-		store_close(&st);
-	}
-	char host[256] = "";
-	gethostname(host, sizeof(host) - 1);
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddStringToObject(j, "ID", host);
-	cJSON_AddNumberToObject(j, "Containers", n);
-	cJSON_AddNumberToObject(j, "ContainersRunning", run);
-	cJSON_AddNumberToObject(j, "ContainersPaused", paused);
-	cJSON_AddNumberToObject(j, "ContainersStopped", n - run - paused);
-	cJSON_AddNumberToObject(j, "Images", cJSON_GetArraySize(imgs));
-	cJSON_Delete(imgs);
-	cJSON_AddStringToObject(j, "Driver", driver);
-	cJSON_AddArrayToObject(j, "DriverStatus");
-	cJSON_AddStringToObject(j, "DockerRootDir", c->a->root);
-	cJSON_AddStringToObject(j, "Name", host);
-	cJSON_AddStringToObject(j, "ServerVersion", BERTH_VERSION);
-	cJSON_AddStringToObject(j, "OperatingSystem", "Berth " BERTH_VERSION);
-	cJSON_AddStringToObject(j, "OSType", "linux");
-	cJSON_AddStringToObject(j, "Architecture", u.machine);
-	cJSON_AddStringToObject(j, "KernelVersion", u.release);
-	cJSON_AddNumberToObject(j, "NCPU", (double)sysconf(_SC_NPROCESSORS_ONLN));
-	cJSON_AddNumberToObject(j, "MemTotal",
-				(double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE));
-	cJSON_AddStringToObject(j, "CgroupDriver", "cgroupfs");
-	cJSON_AddStringToObject(j, "CgroupVersion", cg && !strcmp(h.layout, "v2") ? "2" : "1");
-	cJSON_AddBoolToObject(j, "MemoryLimit", true);
-	cJSON_AddBoolToObject(j, "SwapLimit", false);
-	cJSON_AddBoolToObject(j, "CpuCfsQuota", true);
-	cJSON_AddBoolToObject(j, "CpuShares", true);
-	cJSON_AddBoolToObject(j, "PidsLimit", true);
-	cJSON_AddBoolToObject(j, "IPv4Forwarding", true);
-	cJSON_AddStringToObject(j, "LoggingDriver", "local");
-	cJSON_AddStringToObject(j, "DefaultRuntime", "berth");
-	cJSON *rt = cJSON_AddObjectToObject(j, "Runtimes");
-	cJSON_AddObjectToObject(rt, "berth");
-	cJSON_AddObjectToObject(j, "Plugins");
-	cJSON_AddArrayToObject(j, "SecurityOptions");
-	cJSON_AddArrayToObject(j, "Warnings");
-	return send_json(c, 200, j);
+	return send_json(c, 200, agent_info_json(c->a->root));
 }
 
 static enum agent_api_result h_df(struct call *c)
 {
-	cJSON *j = cJSON_CreateObject();
-	char p[PATH_MAX + 64];
-	cJSON_AddItemToObject(j, "Images", agent_images_json(c->a->root, true));
 	struct berr e = { 0 };
-	cJSON *cs = agent_containers_json(c->a->root, true, NULL, &e), *it;
-	cJSON_ArrayForEach(it, cs)
-	{
-		/* what the container wrote: its upper directory */
-		snprintf(p, sizeof(p), "%s/containers/%s/upper", c->a->root, jstr(it, "Id"));
-		cJSON_DeleteItemFromObject(it, "SizeRw");
-		cJSON_AddNumberToObject(it, "SizeRw", (double)fs_du(p));
-	}
-	cJSON *im;
-	cJSON_ArrayForEach(im, cJSON_GetObjectItem(j, "Images"))
-	{
-		/* docker df counts an image as active when containers use it */
-		int n = 0;
-		cJSON_ArrayForEach(it, cs) n += !strcmp(jstr(it, "ImageID"), jstr(im, "Id"));
-		cJSON_DeleteItemFromObject(im, "Containers");
-		cJSON_AddNumberToObject(im, "Containers", n);
-	}
-	cJSON_AddItemToObject(j, "Containers", cs ? cs : cJSON_CreateArray());
-	cJSON *vs = agent_volumes_json(c->a->root);
-	cJSON_ArrayForEach(it, vs)
-	{
-		cJSON *u = cJSON_AddObjectToObject(it, "UsageData");
-		cJSON_AddNumberToObject(u, "Size", (double)fs_du(jstr(it, "Mountpoint")));
-		cJSON_AddNumberToObject(u, "RefCount", -1); /* not counted */
-	}
-	cJSON_AddItemToObject(j, "Volumes", vs);
-	cJSON_AddArrayToObject(j, "BuildCache");
-	snprintf(p, sizeof(p), "%s/layers", c->a->root);
-	cJSON_AddNumberToObject(j, "LayersSize", (double)fs_du(p));
-	return send_json(c, 200, j);
+	cJSON *j = agent_df_json(c->a->root, &e);
+	return j ? send_json(c, 200, j) : fail_err(c, &e);
 }
 
 struct ev_out {
@@ -353,13 +275,17 @@ static int ev_write(void *arg, const char *json, size_t len)
 	return net_httpd_chunk(o->fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf)));
 }
 
+/* "SECONDS[.NANOSECONDS]" exactly (a double would round the nanoseconds). */
 static long long unix_ns(const char *s)
 {
-	char *end;
-	double v = strtod(s, &end);
+	char *end, frac[10] = "000000000";
+	long long sec = strtoll(s, &end, 10);
 	if (end == s)
 		return 0;
-	return (long long)(v * 1e9);
+	if (*end == '.')
+		for (int i = 0; i < 9 && isdigit((unsigned char)end[1 + i]); i++)
+			frac[i] = end[1 + i];
+	return sec * 1000000000LL + atoll(frac);
 }
 
 static enum agent_api_result h_events(struct call *c)
@@ -478,6 +404,18 @@ static enum agent_api_result h_image_delete(struct call *c)
 	return send_json(c, 200, res);
 }
 
+/* Sends what can be read from rfd (closed here) to the client as chunks,
+ * until its end or the client's. */
+static void chunks_from(int cfd, int rfd)
+{
+	char chunk[16384];
+	ssize_t n;
+	while ((n = read(rfd, chunk, sizeof(chunk))) > 0)
+		if (net_httpd_chunk(cfd, chunk, (size_t)n))
+			break;
+	close(rfd);
+}
+
 /* POST /images/create?fromImage=&tag=: pull, streaming JSON progress. */
 static enum agent_api_result h_image_create(struct call *c)
 {
@@ -528,32 +466,13 @@ static enum agent_api_result h_image_create(struct call *c)
 		_exit(rc ? 1 : 0);
 	}
 	close(pfd[1]);
-	char chunk[4096];
-	ssize_t n;
-	while ((n = read(pfd[0], chunk, sizeof(chunk))) > 0)
-		if (net_httpd_chunk(c->fd, chunk, (size_t)n))
-			break;
-	close(pfd[0]);
+	chunks_from(c->fd, pfd[0]);
 	waitpid(p, NULL, 0);
 	(void)buf;
 	(void)len;
 	(void)mem;
 	net_httpd_chunk(c->fd, NULL, 0);
 	child_done(c);
-}
-
-static void search_item(void *ctx, const char *host, const char *name, const char *tags)
-{
-	cJSON *o = cJSON_CreateObject();
-	char full[REF_HOST_MAX + REF_PATH_MAX + 2], desc[600];
-	snprintf(full, sizeof(full), "%s/%s", host, name);
-	snprintf(desc, sizeof(desc), "tags: %s", *tags ? tags : "(none)");
-	cJSON_AddStringToObject(o, "name", full);
-	cJSON_AddStringToObject(o, "description", desc);
-	cJSON_AddNumberToObject(o, "star_count", 0);
-	cJSON_AddBoolToObject(o, "is_official", false);
-	cJSON_AddBoolToObject(o, "is_automated", false);
-	cJSON_AddItemToArray(ctx, o);
 }
 
 /* GET /images/search?term=REGISTRY[/TERM]&limit=N: the registry's catalog
@@ -570,28 +489,26 @@ static enum agent_api_result h_image_search(struct call *c)
 	enum agent_api_result res;
 	if (!fork_off(c, &res))
 		return res;
-	cJSON *arr = cJSON_CreateArray();
+	cJSON *arr;
 	struct berr e = { 0 };
-	int st = agent_search(c->a->cfg, term, limit, search_item, arr, &e);
-	if (st == -EINVAL) {
-		cJSON_Delete(arr);
-		fail(c, 400, "search %s: %s (give a registry, e.g. localhost:5000/busybox)", term,
-		     e.msg);
-	} else if (st < 0) {
-		cJSON_Delete(arr);
-		fail(c, 502, "search %s: %s", term, e.msg);
-	} else {
+	int st = agent_search_json(c->a->cfg, term, limit, &arr, &e);
+	if (st == -EINVAL)
+		fail(c, 400, "%s", e.msg);
+	else if (st < 0)
+		fail(c, 502, "%s", e.msg);
+	else
 		send_json(c, 200, arr);
-	}
 	child_done(c);
 }
 
 static enum agent_api_result h_image_prune(struct call *c)
 {
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddArrayToObject(j, "ImagesDeleted");
-	cJSON_AddNumberToObject(j, "SpaceReclaimed", 0);
-	return send_json(c, 200, j);
+	char d[8] = "";
+	/* filters={"dangling": ["false"]}: every image no container uses (-a) */
+	bool all = qfilter(c, "dangling", d, sizeof(d)) && (!strcmp(d, "false") || !strcmp(d, "0"));
+	struct berr e = { 0 };
+	cJSON *j = agent_images_prune(c->a->root, all, &e);
+	return j ? send_json(c, 200, j) : fail_err(c, &e);
 }
 
 /* --- containers --- */
@@ -1309,28 +1226,6 @@ static enum agent_api_result h_top(struct call *c)
 	return send_json(c, 200, j);
 }
 
-static unsigned long long system_ns(void)
-{
-	char buf[512];
-	unsigned long long v[8] = { 0 }, sum = 0;
-	if (fs_read_file("/proc/stat", buf, sizeof(buf), NULL) > 0 &&
-	    sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-		   &v[4], &v[5], &v[6], &v[7]) >= 4)
-		for (int i = 0; i < 8; i++)
-			sum += v[i];
-	return sum * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
-static cJSON *cpu_json(const struct rt_cg_stats *s, unsigned long long sys)
-{
-	cJSON *j = cJSON_CreateObject();
-	cJSON *u = cJSON_AddObjectToObject(j, "cpu_usage");
-	cJSON_AddNumberToObject(u, "total_usage", (double)s->cpu_usage_ns);
-	cJSON_AddNumberToObject(j, "system_cpu_usage", (double)sys);
-	cJSON_AddNumberToObject(j, "online_cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
-	return j;
-}
-
 static enum agent_api_result h_stats(struct call *c)
 {
 	struct agent_ctr ctr;
@@ -1338,62 +1233,23 @@ static enum agent_api_result h_stats(struct call *c)
 	if (!ctr_fork(c, &ctr, &res))
 		return res;
 	bool stream = qbool(c, "stream", true);
-	struct rt_cg_host h;
-	struct rt_cgroup g;
-	struct berr e = { 0 };
-	char name[128];
-	agent_ctr_cgroup(&ctr, name, sizeof(name));
-	bool cg = !rt_cgroup_detect(&h, "/proc/self/mountinfo", &e);
-	if (cg)
-		rt_cgroup_init(&g, &h, name);
 	net_httpd_start_chunked(c->fd, 200, "application/json", NULL);
-	struct rt_cg_stats prev = { 0 };
-	unsigned long long psys = system_ns();
-	if (cg)
-		rt_cgroup_stats(&g, &prev, &e);
-	for (int round = 0;; round++) {
-		usleep(stream ? 1000000 : 500000);
-		struct rt_cg_stats cur = { 0 };
+	struct agent_stats_sample prev, cur;
+	agent_stats_sample(&ctr, &prev);
+	for (;;) {
+		usleep(stream ? 1000000 : AGENT_STATS_SAMPLE_MS * 1000);
 		agent_ctr_refresh(&ctr);
-		bool run = agent_ctr_running(&ctr);
-		if (cg && run)
-			rt_cgroup_stats(&g, &cur, &e);
-		unsigned long long sys = system_ns();
-		cJSON *j = cJSON_CreateObject();
-		char t[64];
-		time_t now = time(NULL);
-		struct tm tm;
-		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-		cJSON_AddStringToObject(j, "read", t);
-		cJSON_AddStringToObject(j, "preread", t);
-		char nm[AGENT_NAME_MAX + 1];
-		snprintf(nm, sizeof(nm), "/%s", ctr.name);
-		cJSON_AddStringToObject(j, "name", nm);
-		cJSON_AddStringToObject(j, "id", ctr.id);
-		cJSON *pids = cJSON_AddObjectToObject(j, "pids_stats");
-		cJSON_AddNumberToObject(pids, "current", (double)cur.pids);
-		cJSON_AddItemToObject(j, "cpu_stats", cpu_json(&cur, sys));
-		cJSON_AddItemToObject(j, "precpu_stats", cpu_json(&prev, psys));
-		cJSON *mem = cJSON_AddObjectToObject(j, "memory_stats");
-		cJSON_AddNumberToObject(mem, "usage", (double)cur.mem_usage);
-		unsigned long long total = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
-					   (unsigned long long)sysconf(_SC_PAGESIZE);
-		cJSON_AddNumberToObject(
-			mem, "limit",
-			(double)(cur.mem_limit && cur.mem_limit < total ? cur.mem_limit : total));
-		cJSON_AddObjectToObject(mem, "stats");
-		cJSON_AddObjectToObject(j, "blkio_stats");
-		cJSON_AddObjectToObject(j, "networks");
+		agent_stats_sample(&ctr, &cur);
+		cJSON *j = agent_stats_json(&ctr, &prev, &cur);
 		char *s = cJSON_PrintUnformatted(j);
 		cJSON_Delete(j);
 		int rc = s ? net_httpd_chunk(c->fd, s, strlen(s)) : -ENOMEM;
 		if (!rc)
 			rc = net_httpd_chunk(c->fd, "\n", 1);
 		free(s);
-		if (rc || !stream || !run)
+		if (rc || !stream || !cur.running)
 			break;
 		prev = cur;
-		psys = sys;
 	}
 	net_httpd_chunk(c->fd, NULL, 0);
 	child_done(c);
@@ -1439,34 +1295,34 @@ static enum agent_api_result h_export(struct call *c)
 	enum agent_api_result res;
 	if (!ctr_fork(c, &ctr, &res))
 		return res;
-	net_httpd_respond(c->fd, 200, "application/x-tar", NULL, 0, false, NULL);
-	struct berr e = { 0 };
-	agent_ctr_export(c->a->root, &ctr, c->fd, &e);
+	/* chunked, written by a grandchild through a pipe: a failed export
+	 * ends without the last chunk, which the client sees as an error */
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC))
+		child_done(c);
+	pid_t p = fork();
+	if (p == 0) {
+		close(pfd[0]);
+		struct berr e = { 0 };
+		_exit(agent_ctr_export(c->a->root, &ctr, pfd[1], &e) ? 1 : 0);
+	}
+	close(pfd[1]);
+	net_httpd_start_chunked(c->fd, 200, "application/x-tar", NULL);
+	if (p > 0)
+		chunks_from(c->fd, pfd[0]);
+	else
+		close(pfd[0]);
+	int status = -1;
+	if (p > 0 && waitpid(p, &status, 0) == p && WIFEXITED(status) && !WEXITSTATUS(status))
+		net_httpd_chunk(c->fd, NULL, 0);
 	child_done(c);
 }
 
 static enum agent_api_result h_containers_prune(struct call *c)
 {
-	struct agent_ctr *v;
 	struct berr e = { 0 };
-	int n = agent_ctr_list(c->a->root, &v, &e);
-	cJSON *j = cJSON_CreateObject();
-	cJSON *del = cJSON_AddArrayToObject(j, "ContainersDeleted");
-	double freed = 0;
-	for (int i = 0; i < n; i++) {
-		if (!agent_ctr_running(&v[i])) {
-			double sz = (double)fs_du(v[i].dir);
-			if (!agent_ctr_remove(c->a->root, &v[i], false, false, &e)) {
-				cJSON_AddItemToArray(del, cJSON_CreateString(v[i].id));
-				freed += sz;
-			}
-		}
-		agent_ctr_free(&v[i]);
-	}
-	if (n > 0)
-		free(v);
-	cJSON_AddNumberToObject(j, "SpaceReclaimed", freed);
-	return send_json(c, 200, j);
+	cJSON *j = agent_containers_prune(c->a->root, &e);
+	return j ? send_json(c, 200, j) : fail_err(c, &e);
 }
 
 /* --- exec --- */
@@ -1803,10 +1659,10 @@ static enum agent_api_result h_volume_delete(struct call *c)
 
 static enum agent_api_result h_volumes_prune(struct call *c)
 {
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddItemToObject(j, "VolumesDeleted", agent_volumes_prune(c->a->root, false));
-	cJSON_AddNumberToObject(j, "SpaceReclaimed", 0);
-	return send_json(c, 200, j);
+	char v[8] = "";
+	/* filters={"all": ["true"]}: every unused volume, not just anonymous ones */
+	bool all = qfilter(c, "all", v, sizeof(v)) && (!strcmp(v, "true") || !strcmp(v, "1"));
+	return send_json(c, 200, agent_volumes_prune_json(c->a->root, all));
 }
 
 static enum agent_api_result h_auth(struct call *c)

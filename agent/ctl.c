@@ -127,6 +127,35 @@ static void fmt_time(long long ns, char *out, size_t len)
 	snprintf(out + strlen(out), len - strlen(out), ".%09lldZ", ns % 1000000000LL);
 }
 
+/* port's lines from a container's inspect JSON (NetworkSettings.Ports);
+ * want (NULL: all) is the one port asked for. Returns how many it printed. */
+static int port_print(const cJSON *ctr, const struct agent_port *want)
+{
+	int shown = 0;
+	const cJSON *key, *b;
+	cJSON_ArrayForEach(key, cJSON_GetObjectItem(cJSON_GetObjectItem(ctr, "NetworkSettings"),
+						    "Ports"))
+	{
+		unsigned port = 0;
+		char proto[8] = "";
+		if (sscanf(key->string, "%u/%7s", &port, proto) != 2)
+			continue;
+		if (want && (port != want->ctr_port ||
+			     strcmp(proto, want->proto == IPPROTO_UDP ? "udp" : "tcp")))
+			continue;
+		cJSON_ArrayForEach(b, key)
+		{
+			if (want)
+				printf("%s:%s\n", jstr(b, "HostIp"), jstr(b, "HostPort"));
+			else
+				printf("%s -> %s:%s\n", key->string, jstr(b, "HostIp"),
+				       jstr(b, "HostPort"));
+			shown++;
+		}
+	}
+	return shown;
+}
+
 int agent_cmd_port(const struct agent_opts *o, int argc, char **argv)
 {
 	int n = agent_flags(argc, argv, NULL, 0,
@@ -136,31 +165,32 @@ int agent_cmd_port(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n < 1 || n > 2)
 		return agent_usage("port: needs a container and at most one port");
-	char root[PATH_MAX];
-	if (root_of(o, root, sizeof(root)))
-		return AGENT_EXIT_FAIL;
-	struct agent_ctr c;
+	cJSON *j = NULL;
 	struct berr err = { 0 };
-	if (agent_ctr_find(root, argv[1], &c, &err))
-		return agent_fail("port: %s", err.msg);
-	struct agent_port p[AGENT_PORTS_MAX], want;
-	int np = agent_ctr_running(&c) ? agent_net_ports(&c, p, AGENT_PORTS_MAX) : 0;
-	agent_ctr_free(&c);
-	if (n == 2 && agent_port_parse(argv[2], &want, &err))
-		return agent_usage("port: %s", err.msg);
-	int shown = 0;
-	for (int i = 0; i < np; i++) {
-		if (n == 2 && (p[i].ctr_port != want.ctr_port || p[i].proto != want.proto))
-			continue;
-		char a[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &p[i].host_ip, a, sizeof(a));
-		if (n == 2)
-			printf("%s:%u\n", a, p[i].host_port);
-		else
-			printf("%u/%s -> %s:%u\n", p[i].ctr_port,
-			       p[i].proto == IPPROTO_UDP ? "udp" : "tcp", a, p[i].host_port);
-		shown++;
+	if (CONFIG_DAEMON && o->host) {
+		char enc[1024], path[1200];
+		snprintf(path, sizeof(path), "/containers/%s/json",
+			 agent_api_enc(argv[1], enc, sizeof(enc)));
+		int st = agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err);
+		if (st != 200 && st != 404) {
+			cJSON_Delete(j);
+			return agent_fail("port %s: %s", argv[1], err.msg);
+		}
+	} else {
+		char root[PATH_MAX];
+		if (root_of(o, root, sizeof(root)))
+			return AGENT_EXIT_FAIL;
+		j = agent_container_json(root, argv[1]);
 	}
+	if (!j)
+		return agent_fail("port: no such container: %s", argv[1]);
+	struct agent_port want;
+	if (n == 2 && agent_port_parse(argv[2], &want, &err)) {
+		cJSON_Delete(j);
+		return agent_usage("port: %s", err.msg);
+	}
+	int shown = port_print(j, n == 2 ? &want : NULL);
+	cJSON_Delete(j);
 	if (n == 2 && !shown)
 		return agent_fail("port: no public port '%s' published for %s", argv[2], argv[1]);
 	return AGENT_EXIT_OK;
@@ -1032,25 +1062,9 @@ cJSON *agent_top_json(struct agent_ctr *c, struct berr *err)
 	return j;
 }
 
-int agent_cmd_top(const struct agent_opts *o, int argc, char **argv)
+/* top's table from {"Titles", "Processes"}. */
+static void top_print(const cJSON *j)
 {
-	int n = agent_flags(argc, argv, NULL, 0,
-			    "Usage: berth top CONTAINER\n\nShow the processes of a container.\n");
-	if (n < 0)
-		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
-	if (n < 1)
-		return agent_usage("top: needs a container");
-	char root[PATH_MAX];
-	if (root_of(o, root, sizeof(root)))
-		return AGENT_EXIT_FAIL;
-	struct agent_ctr c;
-	struct berr err = { 0 };
-	if (agent_ctr_find(root, argv[1], &c, &err))
-		return agent_fail("top: %s", err.msg);
-	cJSON *j = agent_top_json(&c, &err);
-	agent_ctr_free(&c);
-	if (!j)
-		return agent_fail("top %s: %s", argv[1], err.msg);
 	printf("%-10s %-8s %-8s %-3s %-6s %-6s %-10s %s\n", "UID", "PID", "PPID", "C", "STIME",
 	       "TTY", "TIME", "CMD");
 	const cJSON *row;
@@ -1062,49 +1076,221 @@ int agent_cmd_top(const struct agent_opts *o, int argc, char **argv)
 		printf("%-10s %-8s %-8s %-3s %-6s %-6s %-10s %s\n", f[0], f[1], f[2], f[3], f[4],
 		       f[5], f[6], f[7]);
 	}
+}
+
+int agent_cmd_top(const struct agent_opts *o, int argc, char **argv)
+{
+	int n = agent_flags(argc, argv, NULL, 0,
+			    "Usage: berth top CONTAINER\n\nShow the processes of a container.\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (n < 1)
+		return agent_usage("top: needs a container");
+	cJSON *j = NULL;
+	struct berr err = { 0 };
+	if (CONFIG_DAEMON && o->host) {
+		char enc[1024], path[1200];
+		snprintf(path, sizeof(path), "/containers/%s/top",
+			 agent_api_enc(argv[1], enc, sizeof(enc)));
+		int st = agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err);
+		if (st == 404)
+			return agent_fail("top: %s", err.msg);
+		if (st != 200) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	} else {
+		char root[PATH_MAX];
+		if (root_of(o, root, sizeof(root)))
+			return AGENT_EXIT_FAIL;
+		struct agent_ctr c;
+		if (agent_ctr_find(root, argv[1], &c, &err))
+			return agent_fail("top: %s", err.msg);
+		j = agent_top_json(&c, &err);
+		agent_ctr_free(&c);
+	}
+	if (!j)
+		return agent_fail("top %s: %s", argv[1], err.msg);
+	top_print(j);
 	cJSON_Delete(j);
 	return AGENT_EXIT_OK;
 }
 
-static void net_io(pid_t pid, unsigned long long *rx, unsigned long long *tx)
+/* Bytes in and out of each interface but lo in pid's network namespace,
+ * as the stats JSON's "networks". */
+static cJSON *net_json(pid_t pid)
 {
 	char path[64], buf[8192];
-	*rx = *tx = 0;
+	cJSON *j = cJSON_CreateObject();
 	snprintf(path, sizeof(path), "/proc/%d/net/dev", (int)pid);
-	if (fs_read_file(path, buf, sizeof(buf), NULL) <= 0)
-		return;
+	if (pid <= 0 || fs_read_file(path, buf, sizeof(buf), NULL) <= 0)
+		return j;
 	for (char *l = strchr(buf, '\n'); l; l = strchr(l + 1, '\n')) {
 		char name[32];
 		unsigned long long r, x, d;
 		if (sscanf(l + 1, " %31[^:]: %llu %llu %llu %llu %llu %llu %llu %llu %llu", name,
 			   &r, &d, &d, &d, &d, &d, &d, &d, &x) == 10 &&
 		    strcmp(name, "lo")) {
-			*rx += r;
-			*tx += x;
+			cJSON *n = cJSON_AddObjectToObject(j, name);
+			cJSON_AddNumberToObject(n, "rx_bytes", (double)r);
+			cJSON_AddNumberToObject(n, "tx_bytes", (double)x);
 		}
 	}
+	return j;
 }
 
-int agent_cmd_stats(const struct agent_opts *o, int argc, char **argv)
+/* The host's CPU time in ns (all CPUs, idle included), /proc/stat's first line. */
+static unsigned long long system_ns(void)
 {
-	bool no_stream = false, all = false, notrunc = false;
-	const struct agent_flag flags[] = {
-		{ "no-stream", 0, FLAG_BOOL, &no_stream },
-		{ "all", 'a', FLAG_BOOL, &all },
-		{ "no-trunc", 0, FLAG_BOOL, &notrunc },
-	};
-	int n = agent_flags(
-		argc, argv, flags, 3,
-		"Usage: berth stats --no-stream [OPTIONS] [CONTAINER...]\n\n"
-		"Show containers' resource usage once.\n\n"
-		"Options:\n"
-		"  -a, --all         Show all containers (default shows just running)\n"
-		"      --no-stream   Print one sample and exit (required in this version)\n"
-		"      --no-trunc    Do not truncate output\n");
-	if (n < 0)
-		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
-	if (!no_stream)
-		return agent_usage("stats: only --no-stream is supported in this version");
+	char buf[512];
+	unsigned long long v[8] = { 0 }, sum = 0;
+	if (fs_read_file("/proc/stat", buf, sizeof(buf), NULL) > 0 &&
+	    sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) >= 4)
+		for (int i = 0; i < 8; i++)
+			sum += v[i];
+	return sum * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+void agent_stats_sample(const struct agent_ctr *c, struct agent_stats_sample *s)
+{
+	struct rt_cg_host h;
+	struct rt_cgroup g;
+	struct rt_cg_stats cg = { 0 };
+	struct berr err = { 0 };
+	memset(s, 0, sizeof(*s));
+	s->running = agent_ctr_running(c);
+	if (s->running && !container_cgroup(c, &h, &g, &err))
+		rt_cgroup_stats(&g, &cg, &err);
+	s->cpu_ns = cg.cpu_usage_ns;
+	s->mem_usage = cg.mem_usage;
+	s->mem_limit = cg.mem_limit;
+	s->pids = cg.pids;
+	s->system_ns = system_ns();
+}
+
+static cJSON *cpu_json(const struct agent_stats_sample *s)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON *u = cJSON_AddObjectToObject(j, "cpu_usage");
+	cJSON_AddNumberToObject(u, "total_usage", (double)s->cpu_ns);
+	cJSON_AddNumberToObject(j, "system_cpu_usage", (double)s->system_ns);
+	cJSON_AddNumberToObject(j, "online_cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+	return j;
+}
+
+cJSON *agent_stats_json(const struct agent_ctr *c, const struct agent_stats_sample *prev,
+			const struct agent_stats_sample *cur)
+{
+	cJSON *j = cJSON_CreateObject();
+	char t[64], nm[AGENT_NAME_MAX + 2];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	cJSON_AddStringToObject(j, "read", t);
+	cJSON_AddStringToObject(j, "preread", t);
+	snprintf(nm, sizeof(nm), "/%s", c->name);
+	cJSON_AddStringToObject(j, "name", nm);
+	cJSON_AddStringToObject(j, "id", c->id);
+	cJSON *pids = cJSON_AddObjectToObject(j, "pids_stats");
+	cJSON_AddNumberToObject(pids, "current", (double)cur->pids);
+	cJSON_AddItemToObject(j, "cpu_stats", cpu_json(cur));
+	cJSON_AddItemToObject(j, "precpu_stats", cpu_json(prev));
+	cJSON *mem = cJSON_AddObjectToObject(j, "memory_stats");
+	cJSON_AddNumberToObject(mem, "usage", (double)cur->mem_usage);
+	unsigned long long total = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
+				   (unsigned long long)sysconf(_SC_PAGESIZE);
+	cJSON_AddNumberToObject(
+		mem, "limit",
+		(double)(cur->mem_limit && cur->mem_limit < total ? cur->mem_limit : total));
+	cJSON_AddObjectToObject(mem, "stats");
+	cJSON_AddObjectToObject(j, "blkio_stats");
+	cJSON_AddItemToObject(j, "networks", net_json(cur->running ? c->st.pid : 0));
+	return j;
+}
+
+static double jnum(const cJSON *o, const char *path)
+{
+	char k[64];
+	for (const char *dot; (dot = strchr(path, '.')); path = dot + 1) {
+		snprintf(k, sizeof(k), "%.*s", (int)(dot - path), path);
+		o = cJSON_GetObjectItem(o, k);
+	}
+	return cJSON_GetNumberValue(cJSON_GetObjectItem(o, path));
+}
+
+/* One row of stats from one stats JSON, CPU % as docker computes it: the
+ * container's share of the host's CPU time between the two samples. */
+static void stats_row(const cJSON *j, bool notrunc)
+{
+	double cpu = 0, d = jnum(j, "cpu_stats.cpu_usage.total_usage") -
+			    jnum(j, "precpu_stats.cpu_usage.total_usage");
+	double sys = jnum(j, "cpu_stats.system_cpu_usage") -
+		     jnum(j, "precpu_stats.system_cpu_usage");
+	double ncpu = jnum(j, "cpu_stats.online_cpus");
+	if (d > 0 && sys > 0)
+		cpu = d / sys * ncpu * 100.0;
+	if (ncpu > 0 && cpu > 100.0 * ncpu)
+		cpu = 100.0 * ncpu;
+	double use = jnum(j, "memory_stats.usage"), lim = jnum(j, "memory_stats.limit");
+	double rx = 0, tx = 0;
+	const cJSON *n;
+	cJSON_ArrayForEach(n, cJSON_GetObjectItem(j, "networks"))
+	{
+		rx += jnum(n, "rx_bytes");
+		tx += jnum(n, "tx_bytes");
+	}
+	char a[32], b[32], mem[64], net[64];
+	agent_human_size((long long)use, a, sizeof(a));
+	agent_human_size((long long)lim, b, sizeof(b));
+	snprintf(mem, sizeof(mem), "%s / %s", a, b);
+	agent_human_size((long long)rx, a, sizeof(a));
+	agent_human_size((long long)tx, b, sizeof(b));
+	snprintf(net, sizeof(net), "%s / %s", a, b);
+	const char *name = jstr(j, "name");
+	printf("%-14.*s %-20s %-8.2f %-22s %-7.2f %-18s %-14s %llu\n",
+	       notrunc ? AGENT_CTR_ID_LEN : 12, jstr(j, "id"), name + (name[0] == '/'), cpu, mem,
+	       lim > 0 ? use * 100.0 / lim : 0.0, net, "-",
+	       (unsigned long long)jnum(j, "pids_stats.current"));
+}
+
+/* stats through the daemon: one GET /containers/{id}/stats?stream=0 per
+ * container (the named ones, or those GET /containers/json lists) into arr.
+ * Returns 0 or an exit code after printing the error. */
+static int stats_api(const struct agent_opts *o, int n, char **argv, bool all, cJSON *arr)
+{
+	cJSON *list = NULL;
+	struct berr err = { 0 };
+	char path[1300], enc[1024];
+	if (!n) {
+		snprintf(path, sizeof(path), "/containers/json?all=%d", all);
+		if (agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &list, &err) != 200) {
+			cJSON_Delete(list);
+			return agent_fail("stats: %s", err.msg);
+		}
+	}
+	int count = n ? n : cJSON_GetArraySize(list);
+	for (int i = 0; i < count; i++) {
+		const char *ref = n ? argv[i + 1] : jstr(cJSON_GetArrayItem(list, i), "Id");
+		snprintf(path, sizeof(path), "/containers/%s/stats?stream=0",
+			 agent_api_enc(ref, enc, sizeof(enc)));
+		cJSON *j = NULL;
+		int st = agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err);
+		if (st != 200 || !j) {
+			cJSON_Delete(j);
+			cJSON_Delete(list);
+			return agent_fail("stats: %s", err.msg);
+		}
+		cJSON_AddItemToArray(arr, j);
+	}
+	cJSON_Delete(list);
+	return 0;
+}
+
+/* stats on the store: two samples of each container AGENT_STATS_SAMPLE_MS
+ * apart, as the daemon takes them, into arr. */
+static int stats_direct(const struct agent_opts *o, int n, char **argv, bool all, cJSON *arr)
+{
 	char root[PATH_MAX];
 	if (root_of(o, root, sizeof(root)))
 		return AGENT_EXIT_FAIL;
@@ -1128,60 +1314,55 @@ int agent_cmd_stats(const struct agent_opts *o, int argc, char **argv)
 		if (nc < 0)
 			return agent_fail("stats: %s", err.msg);
 	}
-	struct rt_cg_host h;
-	struct rt_cgroup g;
-	struct rt_cg_stats s0[64], s1;
-	if (nc > 64)
-		nc = 64;
-	for (int i = 0; i < nc; i++) {
-		memset(&s0[i], 0, sizeof(s0[i]));
-		if (agent_ctr_running(&v[i]) && !container_cgroup(&v[i], &h, &g, &err))
-			rt_cgroup_stats(&g, &s0[i], &err);
-	}
-	/* CPU % is measured over a short interval, as docker's first sample */
-	struct timespec d = { 0, 250000000 };
+	struct agent_stats_sample *s0 = calloc((size_t)nc + 1, sizeof(*s0)), s1;
+	for (int i = 0; s0 && i < nc; i++)
+		agent_stats_sample(&v[i], &s0[i]);
+	struct timespec d = { 0, AGENT_STATS_SAMPLE_MS * 1000000L };
 	nanosleep(&d, NULL);
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned long long memtotal = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
-				      (unsigned long long)sysconf(_SC_PAGESIZE);
-	printf("%-14s %-20s %-8s %-22s %-7s %-18s %-14s %s\n", "CONTAINER ID", "NAME", "CPU %",
-	       "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS");
-	for (int i = 0; i < nc; i++) {
-		struct agent_ctr *c = &v[i];
-		bool running = agent_ctr_running(c);
-		if (!running && !all && n == 0)
-			continue;
-		memset(&s1, 0, sizeof(s1));
-		if (running && !container_cgroup(c, &h, &g, &err))
-			rt_cgroup_stats(&g, &s1, &err);
-		double cpu =
-			s1.cpu_usage_ns > s0[i].cpu_usage_ns
-				? (double)(s1.cpu_usage_ns - s0[i].cpu_usage_ns) / 2.5e8 * 100.0
-				: 0.0;
-		if (ncpu > 0 && cpu > 100.0 * (double)ncpu)
-			cpu = 100.0 * (double)ncpu;
-		unsigned long long lim =
-			s1.mem_limit && s1.mem_limit < memtotal ? s1.mem_limit : memtotal;
-		char use[32], limit[32], rxs[32], txs[32];
-		agent_human_size((long long)s1.mem_usage, use, sizeof(use));
-		agent_human_size((long long)lim, limit, sizeof(limit));
-		unsigned long long rx = 0, tx = 0;
-		if (running)
-			net_io(c->st.pid, &rx, &tx);
-		agent_human_size((long long)rx, rxs, sizeof(rxs));
-		agent_human_size((long long)tx, txs, sizeof(txs));
-		char mem[64], net[64];
-		snprintf(mem, sizeof(mem), "%s / %s", use, limit);
-		snprintf(net, sizeof(net), "%s / %s", rxs, txs);
-		printf("%-14.*s %-20s %-8.2f %-22s %-7.2f %-18s %-14s %llu\n",
-		       notrunc ? AGENT_CTR_ID_LEN : 12, c->id, c->name, cpu, mem,
-		       lim ? (double)s1.mem_usage * 100.0 / (double)lim : 0.0, net, "-",
-		       (unsigned long long)s1.pids);
+	for (int i = 0; s0 && i < nc; i++) {
+		if (n || all || agent_ctr_running(&v[i])) {
+			agent_stats_sample(&v[i], &s1);
+			cJSON_AddItemToArray(arr, agent_stats_json(&v[i], &s0[i], &s1));
+		}
 	}
 	for (int i = 0; i < nc; i++)
 		agent_ctr_free(&v[i]);
 	free(v);
-	return AGENT_EXIT_OK;
+	free(s0);
+	return s0 ? 0 : agent_fail("stats: out of memory");
+}
+
+int agent_cmd_stats(const struct agent_opts *o, int argc, char **argv)
+{
+	bool no_stream = false, all = false, notrunc = false;
+	const struct agent_flag flags[] = {
+		{ "no-stream", 0, FLAG_BOOL, &no_stream },
+		{ "all", 'a', FLAG_BOOL, &all },
+		{ "no-trunc", 0, FLAG_BOOL, &notrunc },
+	};
+	int n = agent_flags(
+		argc, argv, flags, 3,
+		"Usage: berth stats --no-stream [OPTIONS] [CONTAINER...]\n\n"
+		"Show containers' resource usage once.\n\n"
+		"Options:\n"
+		"  -a, --all         Show all containers (default shows just running)\n"
+		"      --no-stream   Print one sample and exit (required in this version)\n"
+		"      --no-trunc    Do not truncate output\n");
+	if (n < 0)
+		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
+	if (!no_stream)
+		return agent_usage("stats: only --no-stream is supported in this version");
+	cJSON *arr = cJSON_CreateArray();
+	int rc = CONFIG_DAEMON && o->host ? stats_api(o, n, argv, all, arr)
+					  : stats_direct(o, n, argv, all, arr);
+	if (!rc) {
+		printf("%-14s %-20s %-8s %-22s %-7s %-18s %-14s %s\n", "CONTAINER ID", "NAME",
+		       "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS");
+		const cJSON *j;
+		cJSON_ArrayForEach(j, arr) stats_row(j, notrunc);
+	}
+	cJSON_Delete(arr);
+	return rc;
 }
 
 /* --- inspect --- */
@@ -1373,6 +1554,46 @@ void agent_print_format(const cJSON *j, const char *fmt)
 
 /* --- prune and the container group --- */
 
+cJSON *agent_containers_prune(const char *root, struct berr *err)
+{
+	struct agent_ctr *v;
+	int n = agent_ctr_list(root, &v, err);
+	if (n < 0)
+		return NULL;
+	cJSON *j = cJSON_CreateObject();
+	cJSON *del = cJSON_AddArrayToObject(j, "ContainersDeleted");
+	long long freed = 0;
+	for (int i = 0; i < n; i++) {
+		if (!agent_ctr_running(&v[i])) {
+			long long sz = fs_du(v[i].dir);
+			if (!agent_ctr_remove(root, &v[i], false, false, err)) {
+				cJSON_AddItemToArray(del, cJSON_CreateString(v[i].id));
+				freed += sz;
+			}
+		}
+		agent_ctr_free(&v[i]);
+	}
+	free(v);
+	cJSON_AddNumberToObject(j, "SpaceReclaimed", (double)freed);
+	return j;
+}
+
+void agent_prune_print(const cJSON *j, const char *key, const char *title)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, key))
+	{
+		if (it == cJSON_GetObjectItem(j, key)->child)
+			printf("%s:\n", title);
+		printf("%s\n", cJSON_GetStringValue(it) ?: "");
+	}
+	char sz[32];
+	agent_human_size((long long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "SpaceReclaimed")),
+			 sz, sizeof(sz));
+	printf("%sTotal reclaimed space: %s\n",
+	       cJSON_GetArraySize(cJSON_GetObjectItem(j, key)) ? "\n" : "", sz);
+}
+
 static int container_prune(const struct agent_opts *o, int argc, char **argv)
 {
 	bool force = false;
@@ -1395,33 +1616,23 @@ static int container_prune(const struct agent_opts *o, int argc, char **argv)
 		if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
 			return AGENT_EXIT_OK;
 	}
-	char root[PATH_MAX];
-	if (root_of(o, root, sizeof(root)))
-		return AGENT_EXIT_FAIL;
-	struct agent_ctr *v;
+	cJSON *j = NULL;
 	struct berr err = { 0 };
-	int nc = agent_ctr_list(root, &v, &err);
-	if (nc < 0)
-		return agent_fail("container prune: %s", err.msg);
-	long long freed = 0;
-	bool header = false;
-	for (int i = 0; i < nc; i++) {
-		if (!agent_ctr_running(&v[i])) {
-			long long sz = fs_du(v[i].dir);
-			if (!agent_ctr_remove(root, &v[i], false, false, &err)) {
-				if (!header)
-					printf("Deleted Containers:\n");
-				header = true;
-				printf("%s\n", v[i].id);
-				freed += sz;
-			}
+	if (CONFIG_DAEMON && o->host) {
+		if (agent_api_call(o, "POST", "/containers/prune", NULL, -1, &j, &err) != 200) {
+			cJSON_Delete(j);
+			j = NULL;
 		}
-		agent_ctr_free(&v[i]);
+	} else {
+		char root[PATH_MAX];
+		if (root_of(o, root, sizeof(root)))
+			return AGENT_EXIT_FAIL;
+		j = agent_containers_prune(root, &err);
 	}
-	free(v);
-	char sz[32];
-	agent_human_size(freed, sz, sizeof(sz));
-	printf("%sTotal reclaimed space: %s\n", header ? "\n" : "", sz);
+	if (!j)
+		return agent_fail("container prune: %s", err.msg);
+	agent_prune_print(j, "ContainersDeleted", "Deleted Containers");
+	cJSON_Delete(j);
 	return AGENT_EXIT_OK;
 }
 
@@ -1587,6 +1798,52 @@ static int events_print(void *arg, const char *json, size_t len)
 	return fflush(stdout) ? -EPIPE : 0;
 }
 
+/* events through the daemon: GET /events with the same bounds and filters
+ * (docker's filters JSON), each line of its stream through events_print. */
+static int events_api(const struct agent_opts *o, const struct agent_events_filter *f,
+		      const char *format)
+{
+	cJSON *fj = cJSON_CreateObject();
+	for (int i = 0; i < f->n; i++) {
+		cJSON *vals = cJSON_GetObjectItem(fj, f->key[i]);
+		if (!vals)
+			vals = cJSON_AddArrayToObject(fj, f->key[i]);
+		cJSON_AddItemToArray(vals, cJSON_CreateString(f->val[i]));
+	}
+	char *fs = cJSON_PrintUnformatted(fj), path[4096], enc[3072];
+	cJSON_Delete(fj);
+	size_t used = (size_t)snprintf(path, sizeof(path), "/events?filters=%s",
+				       agent_api_enc(fs ? fs : "{}", enc, sizeof(enc)));
+	free(fs);
+	if (f->since && used < sizeof(path))
+		used += (size_t)snprintf(path + used, sizeof(path) - used, "&since=%lld.%09lld",
+					 f->since / 1000000000LL, f->since % 1000000000LL);
+	if (f->until && used < sizeof(path))
+		snprintf(path + used, sizeof(path) - used, "&until=%lld.%09lld",
+			 f->until / 1000000000LL, f->until % 1000000000LL);
+	struct berr err = { 0 };
+	int st = agent_api_open(o, "GET", path, NULL, -1, &err);
+	if (st != 200)
+		return agent_fail("events: %s", err.msg);
+	char buf[16384];
+	size_t len = 0;
+	ssize_t n;
+	while ((n = agent_api_read(buf + len, sizeof(buf) - len, &err)) > 0) {
+		len += (size_t)n;
+		char *start = buf, *nl;
+		while ((nl = memchr(start, '\n', len - (size_t)(start - buf)))) {
+			if (events_print((void *)format, start, (size_t)(nl - start)))
+				return AGENT_EXIT_OK; /* a closed pipe ends events quietly */
+			start = nl + 1;
+		}
+		len -= (size_t)(start - buf);
+		memmove(buf, start, len);
+		if (len == sizeof(buf))
+			len = 0; /* a line longer than any event: dropped */
+	}
+	return n < 0 ? agent_fail("events: %s", err.msg) : AGENT_EXIT_OK;
+}
+
 int agent_cmd_events(const struct agent_opts *o, int argc, char **argv)
 {
 	const char *since = NULL, *until = NULL, *format = NULL;
@@ -1632,9 +1889,13 @@ int agent_cmd_events(const struct agent_opts *o, int argc, char **argv)
 		f.key[f.n] = kv[i];
 		f.val[f.n++] = eq + 1;
 	}
+	if (CONFIG_DAEMON && o->host)
+		return events_api(o, &f, format);
 	char root[PATH_MAX];
 	if (root_of(o, root, sizeof(root)))
 		return AGENT_EXIT_FAIL;
-	agent_events_read(root, &f, !until, events_print, (void *)format);
+	/* an --until still ahead is waited for, as the daemon's /events does */
+	agent_events_read(root, &f, !f.until || f.until > rt_now_ns(), events_print,
+			  (void *)format);
 	return AGENT_EXIT_OK;
 }

@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/client.h"
 #include "agent/container.h"
 #include "agent/flags.h"
 #include "agent/settings.h"
 #include "board/cleanup.h"
+#include "config.h"
 
 #define TAR_DEPTH_MAX 256
 #define TAR_LINKS_MAX 4096
@@ -274,6 +276,22 @@ int agent_tar_tree(int dirfd, int out, struct berr *err)
 	return rc;
 }
 
+/* The daemon's tar stream (GET /containers/{id}/export, already opened)
+ * copied to fd. */
+static int copy_api(int fd, struct berr *err)
+{
+	char buf[65536];
+	ssize_t n;
+	while ((n = agent_api_read(buf, sizeof(buf), err)) > 0)
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(fd, buf + off, (size_t)(n - off));
+			if (w < 0 && errno != EINTR)
+				return berr_set(err, errno, "write");
+			off += w > 0 ? w : 0;
+		}
+	return n < 0 ? (int)n : 0;
+}
+
 int agent_cmd_export(const struct agent_opts *o, int argc, char **argv)
 {
 	const char *output = NULL;
@@ -290,34 +308,48 @@ int agent_cmd_export(const struct agent_opts *o, int argc, char **argv)
 	if (!output && isatty(1))
 		return agent_usage(
 			"export: refusing to write a tar archive to a terminal (use -o or redirect)");
-	struct agent_config cfg;
-	if (agent_load_config(o, &cfg))
-		return AGENT_EXIT_FAIL;
+	bool api = CONFIG_DAEMON && o->host;
 	char root[PATH_MAX];
-	snprintf(root, sizeof(root), "%s", agent_data_root(o, &cfg));
-	agent_config_free(&cfg);
 	struct agent_ctr c;
 	struct berr err = { 0 };
-	if (agent_ctr_find(root, argv[1], &c, &err))
-		return agent_fail("export: %s", err.msg);
-	int fd = 1;
+	if (api) {
+		char enc[1024], path[1200];
+		snprintf(path, sizeof(path), "/containers/%s/export",
+			 agent_api_enc(argv[1], enc, sizeof(enc)));
+		int st = agent_api_open(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &err);
+		if (st == 404)
+			return agent_fail("export: %s", err.msg);
+		if (st != 200)
+			return agent_fail("export %s: %s", argv[1], err.msg);
+	} else {
+		struct agent_config cfg;
+		if (agent_load_config(o, &cfg))
+			return AGENT_EXIT_FAIL;
+		snprintf(root, sizeof(root), "%s", agent_data_root(o, &cfg));
+		agent_config_free(&cfg);
+		if (agent_ctr_find(root, argv[1], &c, &err))
+			return agent_fail("export: %s", err.msg);
+	}
+	int fd = 1, rc = 0;
 	char tmp[PATH_MAX + 16] = "";
 	if (output) {
 		snprintf(tmp, sizeof(tmp), "%s.tmp", output);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			agent_ctr_free(&c);
-			return agent_fail("export: %s: %s", tmp, strerror(errno));
-		}
+		if (fd < 0)
+			rc = berr_set(&err, errno, "%s", tmp);
 	}
-	int rc = agent_ctr_export(root, &c, fd, &err);
-	agent_ctr_free(&c);
-	if (output) {
+	if (!rc)
+		rc = api ? copy_api(fd, &err) : agent_ctr_export(root, &c, fd, &err);
+	if (!api)
+		agent_ctr_free(&c);
+	if (output && fd >= 0) {
 		if (!rc && (fsync(fd) || rename(tmp, output)))
 			rc = berr_set(&err, errno, "%s", output);
 		close(fd);
 		if (rc)
 			unlink(tmp);
 	}
+	if (output && fd < 0)
+		return agent_fail("export: %s", err.msg);
 	return rc ? agent_fail("export %s: %s", argv[1], err.msg) : AGENT_EXIT_OK;
 }

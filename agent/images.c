@@ -834,42 +834,106 @@ static int image_prune(const struct agent_opts *o, int argc, char **argv)
 	if (!force && !confirm(all ? "all images without at least one container associated to them"
 				   : "all dangling images"))
 		return AGENT_EXIT_OK;
-	struct agent_config cfg;
-	if (agent_load_config(o, &cfg))
-		return AGENT_EXIT_FAIL;
-	struct store st;
+	cJSON *j = NULL;
 	struct berr err = { 0 };
-	int rc = store_open(&st, agent_data_root(o, &cfg), STORE_WRITE, &err);
-	agent_config_free(&cfg);
-	if (rc < 0)
+	if (CONFIG_DAEMON && o->host) {
+		if (agent_api_call(o, "POST",
+				   all ? "/images/prune?filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D"
+				       : "/images/prune",
+				   NULL, -1, &j, &err) != 200) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	} else {
+		struct agent_config cfg;
+		if (agent_load_config(o, &cfg))
+			return AGENT_EXIT_FAIL;
+		j = agent_images_prune(agent_data_root(o, &cfg), all, &err);
+		agent_config_free(&cfg);
+	}
+	if (!j)
 		return agent_fail("image prune: %s", err.msg);
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(j, "ImagesDeleted"))
+	{
+		if (jstr(it, "Untagged")[0])
+			printf("untagged: %s\n", jstr(it, "Untagged"));
+		if (jstr(it, "Deleted")[0])
+			printf("deleted: %s\n", jstr(it, "Deleted"));
+	}
+	char sz[32];
+	agent_human_size((long long)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "SpaceReclaimed")),
+			 sz, sizeof(sz));
+	printf("\nTotal reclaimed space: %s\n", sz);
+	cJSON_Delete(j);
+	return AGENT_EXIT_OK;
+}
+
+cJSON *agent_images_prune(const char *root, bool all, struct berr *err)
+{
+	struct store st;
+	if (store_open(&st, root, STORE_WRITE, err) < 0)
+		return NULL;
 	struct listing l;
-	rc = listing_load(&st, &l, &err);
-	long long before = 0;
+	if (listing_load(&st, &l, err) < 0) {
+		store_close(&st);
+		return NULL;
+	}
 	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "%s/layers", st.root);
-	before = fs_du(p);
-	int removed = 0;
-	for (int i = 0; rc == 0 && i < l.nimg; i++) {
+	long long before = fs_du(p);
+	cJSON *j = cJSON_CreateObject();
+	cJSON *del = cJSON_AddArrayToObject(j, "ImagesDeleted");
+	struct berr e = { 0 };
+	for (int i = 0; i < l.nimg; i++) {
 		const char *id = l.img[i].id;
 		if ((tags_of(&l, id) && !all) || agent_image_in_use(st.root, id, NULL, 0))
 			continue;
 		for (int t = 0; t < l.ntags; t++)
 			if (!strcmp(l.tags[t].id, id) &&
-			    store_tag_remove(&st, l.tags[t].name, &err) == 0)
-				printf("untagged: %s\n", l.tags[t].name);
-		if (store_image_delete(&st, id, &err) == 0) {
-			printf("deleted: %s\n", id);
-			removed++;
-		}
+			    store_tag_remove(&st, l.tags[t].name, &e) == 0)
+				report_rm(del, "Untagged", l.tags[t].name, NULL);
+		if (store_image_delete(&st, id, &e) == 0)
+			report_rm(del, "Deleted", id, NULL);
 	}
 	store_gc(&st);
-	char sz[32];
-	agent_human_size(before - fs_du(p), sz, sizeof(sz));
-	printf("\nTotal reclaimed space: %s\n", sz);
+	cJSON_AddNumberToObject(j, "SpaceReclaimed", (double)(before - fs_du(p)));
 	listing_free(&l);
 	store_close(&st);
-	return rc < 0 ? agent_fail("image prune: %s", err.msg) : AGENT_EXIT_OK;
+	return j;
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+	return cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
+}
+
+/* One line of system df: count, active, size and reclaimable of a list,
+ * an item active when its count field is above 0 (or its State running
+ * or paused) and reclaimable its size field otherwise. */
+static void df_row(const char *type, const cJSON *list, const char *count, const char *size,
+		   long long total)
+{
+	int n = 0, active = 0;
+	long long sum = 0, free_ = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, list)
+	{
+		const cJSON *u = cJSON_GetObjectItem(it, "UsageData");
+		bool used = count ? jnum(u ? u : it, count) > 0
+				  : !strcmp(jstr(it, "State"), "running") ||
+					    !strcmp(jstr(it, "State"), "paused");
+		long long sz = (long long)jnum(u ? u : it, size);
+		n++;
+		active += used;
+		sum += sz;
+		if (!used)
+			free_ += sz;
+	}
+	char a1[32], a2[32];
+	agent_human_size(total >= 0 ? total : sum, a1, sizeof(a1));
+	agent_human_size(free_, a2, sizeof(a2));
+	printf("%-16s%-8d%-8d%-12s%s\n", type, n, active, a1, a2);
 }
 
 int agent_cmd_system(const struct agent_opts *o, int argc, char **argv)
@@ -883,115 +947,126 @@ int agent_cmd_system(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 0)
 		return agent_usage("system df: takes no arguments");
-	struct store st;
-	struct listing l;
-	int rc = open_listing(o, "system df", &st, &l);
-	if (rc)
-		return rc;
-	struct agent_config cfg;
-	if (agent_load_config(o, &cfg)) {
-		listing_free(&l);
-		return AGENT_EXIT_FAIL;
-	}
-	char root[PATH_MAX], p[PATH_MAX];
-	snprintf(root, sizeof(root), "%s", agent_data_root(o, &cfg));
-	agent_config_free(&cfg);
-	struct agent_ctr *cv = NULL;
+	cJSON *j = NULL;
 	struct berr err = { 0 };
-	int nc = agent_ctr_list(root, &cv, &err);
-	if (nc < 0)
-		nc = 0;
-	/* images: active when a container uses them; reclaimable what only
-	 * unused images hold */
-	long long size = 0, unused = 0;
-	int active = 0;
-	snprintf(p, sizeof(p), "%s/blobs", root);
-	size = fs_du(p);
+	if (CONFIG_DAEMON && o->host) {
+		if (agent_api_call(o, "GET", "/system/df", NULL, AGENT_API_TIMEOUT_MS, &j, &err) !=
+		    200) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	} else {
+		struct agent_config cfg;
+		if (agent_load_config(o, &cfg))
+			return AGENT_EXIT_FAIL;
+		j = agent_df_json(agent_data_root(o, &cfg), &err);
+		agent_config_free(&cfg);
+	}
+	if (!j)
+		return agent_fail("system df: %s", err.msg);
+	printf("%-16s%-8s%-8s%-12s%s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
+	df_row("Images", cJSON_GetObjectItem(j, "Images"), "Containers", "LayersSize",
+	       (long long)jnum(j, "LayersSize"));
+	df_row("Containers", cJSON_GetObjectItem(j, "Containers"), NULL, "SizeRw", -1);
+	df_row("Local Volumes", cJSON_GetObjectItem(j, "Volumes"), "RefCount", "Size", -1);
+	cJSON_Delete(j);
+	return AGENT_EXIT_OK;
+}
+
+/* Bytes of the unpacked layers of each image, each layer counted once: for
+ * the images containers use first, so that what is left for the unused
+ * ones ("LayersSize" of an image with no container) is what pruning them
+ * would free. Returns the total. */
+static long long df_layers(const struct store *st, const struct listing *l, cJSON *imgs)
+{
+	long long total = 0;
 	char(*seen)[DIGEST_STR_MAX] = NULL;
 	int nseen = 0;
+	char p[PATH_MAX];
 	for (int pass = 0; pass < 2; pass++)
-		for (int i = 0; i < l.nimg; i++) {
-			bool used = false;
-			for (int k = 0; k < nc; k++)
-				used |= !strcmp(cJSON_GetStringValue(
-							cJSON_GetObjectItem(cv[k].cfg, "Image"))
-							?: "",
-						l.img[i].id);
-			if (pass == 0)
-				active += used;
-			if ((pass == 0) != used)
+		for (int i = 0; i < l->nimg; i++) {
+			cJSON *im = NULL, *it;
+			cJSON_ArrayForEach(it, imgs) if (!strcmp(jstr(it, "Id"), l->img[i].id)) im = it;
+			if (!im || (pass == 0) != (jnum(im, "Containers") > 0))
 				continue;
-			for (int d = 0; d < l.img[i].nlayers; d++) {
+			long long size = 0;
+			for (int d = 0; d < l->img[i].nlayers; d++) {
 				bool dup = false;
 				for (int k = 0; k < nseen; k++)
-					dup |= !strcmp(seen[k], l.img[i].diff_ids[d]);
-				if (dup)
-					continue;
-				void *np = realloc(seen, sizeof(*seen) * (size_t)(nseen + 1));
+					dup |= !strcmp(seen[k], l->img[i].diff_ids[d]);
+				void *np = dup ? NULL
+					       : realloc(seen, sizeof(*seen) * (size_t)(nseen + 1));
 				if (!np)
 					continue;
 				seen = np;
-				strcpy(seen[nseen++], l.img[i].diff_ids[d]);
-				store_layer_path(&st, l.img[i].diff_ids[d], p, sizeof(p));
-				long long du = fs_du(p);
-				size += du;
-				if (!used)
-					unused += du;
+				strcpy(seen[nseen++], l->img[i].diff_ids[d]);
+				store_layer_path(st, l->img[i].diff_ids[d], p, sizeof(p));
+				size += fs_du(p);
 			}
+			cJSON_AddNumberToObject(im, "LayersSize", (double)size);
+			total += size;
 		}
 	free(seen);
-	long long csize = 0, creclaim = 0;
-	int crun = 0;
-	for (int k = 0; k < nc; k++) {
-		long long du = fs_du(cv[k].dir);
-		csize += du;
-		if (agent_ctr_running(&cv[k]))
-			crun++;
-		else
-			creclaim += du;
+	return total;
+}
+
+cJSON *agent_df_json(const char *root, struct berr *err)
+{
+	struct store st;
+	struct listing l = { 0 };
+	int rc = store_open(&st, root, STORE_READ, err);
+	bool empty = rc < 0 && err->code == ENOENT; /* no store yet: no images */
+	if (rc < 0 && !empty)
+		return NULL;
+	if (!empty && listing_load(&st, &l, err) < 0) {
+		store_close(&st);
+		return NULL;
 	}
-	long long vsize = 0, vreclaim = 0;
-	int nvol = 0, vact = 0;
-	snprintf(p, sizeof(p), "%s/volumes", root);
-	DIR *d = opendir(p);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		char vp[PATH_MAX];
-		snprintf(vp, sizeof(vp), "%s/%s", p, e->d_name);
-		long long du = fs_du(vp);
-		bool used = false;
-		for (int k = 0; k < nc && !used; k++) {
-			cJSON *m;
-			cJSON_ArrayForEach(m, cJSON_GetObjectItem(cv[k].cfg, "Mounts")) used |=
-				!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "Name")) ?: "",
-					e->d_name);
-		}
-		nvol++;
-		vact += used;
-		vsize += du;
-		if (!used)
-			vreclaim += du;
+	char p[PATH_MAX + 64];
+	cJSON *j = cJSON_CreateObject();
+	cJSON *imgs = agent_images_json(root, true);
+	cJSON_AddItemToObject(j, "Images", imgs);
+	struct berr e = { 0 };
+	cJSON *cs = agent_containers_json(root, true, NULL, &e), *it, *im;
+	if (!cs)
+		cs = cJSON_CreateArray();
+	cJSON_ArrayForEach(it, cs)
+	{
+		/* what the container holds: its upper directory, config and log */
+		snprintf(p, sizeof(p), "%s/containers/%s", root, jstr(it, "Id"));
+		cJSON_AddNumberToObject(it, "SizeRw", (double)fs_du(p));
 	}
-	if (d)
-		closedir(d);
-	for (int k = 0; k < nc; k++)
-		agent_ctr_free(&cv[k]);
-	free(cv);
-	char a1[32], a2[32];
-	printf("%-16s%-8s%-8s%-12s%s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
-	agent_human_size(size, a1, sizeof(a1));
-	agent_human_size(unused, a2, sizeof(a2));
-	printf("%-16s%-8d%-8d%-12s%s\n", "Images", l.nimg, active, a1, a2);
-	agent_human_size(csize, a1, sizeof(a1));
-	agent_human_size(creclaim, a2, sizeof(a2));
-	printf("%-16s%-8d%-8d%-12s%s\n", "Containers", nc, crun, a1, a2);
-	agent_human_size(vsize, a1, sizeof(a1));
-	agent_human_size(vreclaim, a2, sizeof(a2));
-	printf("%-16s%-8d%-8d%-12s%s\n", "Local Volumes", nvol, vact, a1, a2);
-	listing_free(&l);
-	return AGENT_EXIT_OK;
+	cJSON_ArrayForEach(im, imgs)
+	{
+		/* docker df counts an image as active when containers use it */
+		int n = 0;
+		cJSON_ArrayForEach(it, cs) n += !strcmp(jstr(it, "ImageID"), jstr(im, "Id"));
+		cJSON_DeleteItemFromObject(im, "Containers");
+		cJSON_AddNumberToObject(im, "Containers", n);
+	}
+	long long layers = empty ? 0 : df_layers(&st, &l, imgs);
+	snprintf(p, sizeof(p), "%s/blobs", root);
+	cJSON_AddNumberToObject(j, "LayersSize", (double)(fs_du(p) + layers));
+	cJSON *vs = agent_volumes_json(root);
+	cJSON_ArrayForEach(it, vs)
+	{
+		int refs = 0;
+		const cJSON *c, *m;
+		cJSON_ArrayForEach(c, cs) cJSON_ArrayForEach(m, cJSON_GetObjectItem(c, "Mounts"))
+			refs += !strcmp(jstr(m, "Name"), jstr(it, "Name"));
+		snprintf(p, sizeof(p), "%s/volumes/%s", root, jstr(it, "Name"));
+		cJSON *u = cJSON_AddObjectToObject(it, "UsageData");
+		cJSON_AddNumberToObject(u, "Size", (double)fs_du(p));
+		cJSON_AddNumberToObject(u, "RefCount", refs);
+	}
+	cJSON_AddItemToObject(j, "Containers", cs);
+	cJSON_AddItemToObject(j, "Volumes", vs);
+	cJSON_AddArrayToObject(j, "BuildCache");
+	if (!empty) {
+		listing_free(&l);
+		store_close(&st);
+	}
+	return j;
 }
 
 int agent_cmd_image(const struct agent_opts *o, int argc, char **argv)

@@ -61,6 +61,9 @@ static int read_password_stdin(char *out, size_t len)
 	return 0;
 }
 
+/* login and logout stay direct even when a daemon answers (o->host): the
+ * credentials are the client's, kept in its own config.json, and are not
+ * handed to the daemon (its POST /auth only acknowledges). */
 int agent_cmd_login(const struct agent_opts *o, int argc, char **argv)
 {
 	const char *user = NULL, *pass = NULL;

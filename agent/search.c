@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "agent.h"
+#include "agent/client.h"
 #include "agent/flags.h"
 #include "agent/settings.h"
 #include "board/cleanup.h"
+#include "config.h"
 #include "net/registry.h"
 
 #define SEARCH_MAX_BYTES (1 << 20)
@@ -80,13 +82,33 @@ int agent_search(const struct agent_config *cfg, const char *spec, int limit,
 	return st;
 }
 
-static void print_repo(void *ctx, const char *host, const char *name, const char *tags)
+/* One repository as an item of GET /images/search's answer (docker's
+ * fields, and Berth's "tags": the repository's tags, comma separated). */
+static void search_item(void *ctx, const char *host, const char *name, const char *tags)
 {
-	bool *header = ctx;
-	if (!*header)
-		printf("%-50s %s\n", "NAME", "TAGS");
-	*header = true;
-	printf("%s/%-*s %s\n", host, (int)(49 - strlen(host)), name, tags);
+	cJSON *o = cJSON_CreateObject();
+	char full[REF_HOST_MAX + REF_PATH_MAX + 2], desc[600];
+	snprintf(full, sizeof(full), "%s/%s", host, name);
+	snprintf(desc, sizeof(desc), "tags: %s", *tags ? tags : "(none)");
+	cJSON_AddStringToObject(o, "name", full);
+	cJSON_AddStringToObject(o, "description", desc);
+	cJSON_AddNumberToObject(o, "star_count", 0);
+	cJSON_AddBoolToObject(o, "is_official", false);
+	cJSON_AddBoolToObject(o, "is_automated", false);
+	cJSON_AddStringToObject(o, "tags", tags);
+	cJSON_AddItemToArray(ctx, o);
+}
+
+int agent_search_json(const struct agent_config *cfg, const char *spec, int limit, cJSON **out,
+		      struct berr *err)
+{
+	*out = cJSON_CreateArray();
+	int st = agent_search(cfg, spec, limit, search_item, *out, err);
+	if (st < 0) {
+		cJSON_Delete(*out);
+		*out = NULL;
+	}
+	return st;
 }
 
 int agent_cmd_search(const struct agent_opts *o, int argc, char **argv)
@@ -104,16 +126,33 @@ int agent_cmd_search(const struct agent_opts *o, int argc, char **argv)
 			"search: needs REGISTRY[/TERM], e.g. registry.example.com:5000/app");
 	if (limit < 1 || limit > 1000)
 		return agent_usage("search: --limit must be from 1 to 1000");
-	struct agent_config cfg;
+	cJSON *arr = NULL;
 	struct berr err = { 0 };
-	if (agent_config_load(&cfg, o->config_file, &err) < 0)
-		return agent_fail("config: %s", err.msg);
-	bool header = false;
-	int st = agent_search(&cfg, argv[1], limit, print_repo, &header, &err);
-	if (st == 0 && !header)
-		printf("%-50s %s\n", "NAME", "TAGS");
-	agent_config_free(&cfg);
+	int st;
+	if (CONFIG_DAEMON && o->host) {
+		char enc[1024], path[1200];
+		snprintf(path, sizeof(path), "/images/search?term=%s&limit=%d",
+			 agent_api_enc(argv[1], enc, sizeof(enc)), limit);
+		st = agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &arr, &err);
+		st = st == 200 && arr ? 0 : st == 400 ? -EINVAL : -EIO;
+	} else {
+		struct agent_config cfg;
+		if (agent_config_load(&cfg, o->config_file, &err) < 0)
+			return agent_fail("config: %s", err.msg);
+		st = agent_search_json(&cfg, argv[1], limit, &arr, &err);
+		agent_config_free(&cfg);
+	}
 	if (st == -EINVAL)
 		return agent_usage("search: %s", err.msg);
-	return st < 0 ? agent_fail("search %s: %s", argv[1], err.msg) : AGENT_EXIT_OK;
+	if (st < 0)
+		return agent_fail("search %s: %s", argv[1], err.msg);
+	printf("%-50s %s\n", "NAME", "TAGS");
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+	{
+		printf("%-50s %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")) ?: "",
+		       cJSON_GetStringValue(cJSON_GetObjectItem(it, "tags")) ?: "");
+	}
+	cJSON_Delete(arr);
+	return AGENT_EXIT_OK;
 }

@@ -76,6 +76,11 @@ int agent_registry_host(const char *arg, struct net_ref *ref, struct berr *err);
 int agent_search(const struct agent_config *cfg, const char *spec, int limit,
 		 void (*emit)(void *ctx, const char *host, const char *name, const char *tags),
 		 void *ctx, struct berr *err);
+/* agent_search's repositories as GET /images/search's answer (*out, caller
+ * frees; NULL on error). Returns as agent_search. */
+struct cJSON;
+int agent_search_json(const struct agent_config *cfg, const char *spec, int limit,
+		      struct cJSON **out, struct berr *err);
 
 /* The credentials file and its key for a registry host (Docker Hub's is
  * "https://index.docker.io/v1/"). */

@@ -131,9 +131,8 @@ int agent_volume_remove(const char *root, const char *name, bool force, struct b
 }
 
 struct prune {
-	bool all, quiet;
+	bool all;
 	long long freed;
-	int n;
 	cJSON *names;
 };
 
@@ -150,15 +149,62 @@ static int prune_one(const char *root, const char *name, void *arg)
 	long long sz = fs_du(p);
 	if (agent_volume_remove(root, name, false, &err))
 		return 0;
-	if (pr->names)
-		cJSON_AddItemToArray(pr->names, cJSON_CreateString(name));
-	if (!pr->quiet && !pr->n)
-		printf("Deleted Volumes:\n");
-	if (!pr->quiet)
-		printf("%s\n", name);
-	pr->n++;
+	cJSON_AddItemToArray(pr->names, cJSON_CreateString(name));
 	pr->freed += sz;
 	return 0;
+}
+
+cJSON *agent_volumes_prune_json(const char *root, bool all)
+{
+	cJSON *j = cJSON_CreateObject();
+	struct prune pr = { .all = all, .names = cJSON_AddArrayToObject(j, "VolumesDeleted") };
+	vol_each(root, prune_one, &pr);
+	cJSON_AddNumberToObject(j, "SpaceReclaimed", (double)pr.freed);
+	return j;
+}
+
+cJSON *agent_volumes_prune(const char *root, bool all)
+{
+	cJSON *j = agent_volumes_prune_json(root, all);
+	cJSON *names = cJSON_DetachItemFromObject(j, "VolumesDeleted");
+	cJSON_Delete(j);
+	return names;
+}
+
+/* volume prune, through the daemon or on the store, printed as docker does. */
+static int volume_prune(const struct agent_opts *o, int n, bool all, bool force)
+{
+	if (n)
+		return agent_usage("volume prune: takes no arguments");
+	if (!force) {
+		printf("WARNING! This will remove %s volumes not used by any container.\n"
+		       "Are you sure you want to continue? [y/N] ",
+		       all ? "all" : "anonymous");
+		fflush(stdout);
+		char line[16];
+		if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
+			return AGENT_EXIT_OK;
+	}
+	cJSON *j = NULL;
+	if (CONFIG_DAEMON && o->host) {
+		struct berr err = { 0 };
+		int st = agent_api_call(o, "POST",
+					all ? "/volumes/prune?filters=%7B%22all%22%3A%5B%22true%22%5D%7D"
+					    : "/volumes/prune",
+					NULL, -1, &j, &err);
+		if (st != 200) {
+			cJSON_Delete(j);
+			return agent_fail("volume prune: %s", err.msg);
+		}
+	} else {
+		char root[PATH_MAX];
+		if (vol_root(o, root, sizeof(root)))
+			return AGENT_EXIT_FAIL;
+		j = agent_volumes_prune_json(root, all);
+	}
+	agent_prune_print(j, "VolumesDeleted", "Deleted Volumes");
+	cJSON_Delete(j);
+	return AGENT_EXIT_OK;
 }
 
 cJSON *agent_volume_json(const char *root, const char *name)
@@ -278,7 +324,9 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 	int n = agent_flags(argc, argv, flags, 4, usage);
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
-	if (CONFIG_DAEMON && o->host && strcmp(sub, "prune"))
+	if (!strcmp(sub, "prune"))
+		return volume_prune(o, n, all, force);
+	if (CONFIG_DAEMON && o->host)
 		return volume_api(o, sub, n, argv, quiet, force, format);
 	char root[PATH_MAX];
 	if (vol_root(o, root, sizeof(root)))
@@ -343,25 +391,6 @@ int agent_cmd_volume(const struct agent_opts *o, int argc, char **argv)
 		agent_print_json_list(arr, format);
 		return ret;
 	}
-	if (!strcmp(sub, "prune")) {
-		if (n)
-			return agent_usage("volume prune: takes no arguments");
-		if (!force) {
-			printf("WARNING! This will remove %s volumes not used by any container.\n"
-			       "Are you sure you want to continue? [y/N] ",
-			       all ? "all" : "anonymous");
-			fflush(stdout);
-			char line[16];
-			if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y'))
-				return AGENT_EXIT_OK;
-		}
-		struct prune pr = { .all = all };
-		vol_each(root, prune_one, &pr);
-		char sz[32];
-		agent_human_size(pr.freed, sz, sizeof(sz));
-		printf("%sTotal reclaimed space: %s\n", pr.n ? "\n" : "", sz);
-		return AGENT_EXIT_OK;
-	}
 	return agent_usage("volume: unknown command '%s' (see 'berth volume --help')", sub);
 }
 
@@ -378,11 +407,4 @@ cJSON *agent_volumes_json(const char *root)
 	cJSON *a = cJSON_CreateArray();
 	vol_each(root, json_one, a);
 	return a;
-}
-
-cJSON *agent_volumes_prune(const char *root, bool all)
-{
-	struct prune pr = { .all = all, .quiet = true, .names = cJSON_CreateArray() };
-	vol_each(root, prune_one, &pr);
-	return pr.names;
 }
