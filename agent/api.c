@@ -1544,8 +1544,10 @@ static enum agent_api_result h_exec_start(struct call *c)
 	if (errp[1] >= 0)
 		close(errp[1]);
 	if (rc) {
-		char msg[BERR_MSG_MAX + 2];
-		int n = snprintf(msg, sizeof(msg), "%s\n", e.msg);
+		/* the line the direct path prints */
+		char msg[BERR_MSG_MAX + 600];
+		int n = snprintf(msg, sizeof(msg), "berth: error: exec %.512s: %s\n",
+				 argv[0] ? argv[0] : "", e.msg);
 		if (!detach)
 			exec_out(c->fd, 2, msg, (size_t)n, tty);
 		cJSON_DeleteItemFromObject(j, "ExitCode");
