@@ -913,16 +913,25 @@ static bool client_gone(int cfd)
 	       (p.revents & (POLLHUP | POLLERR));
 }
 
+/* Sleeps *us (1 ms at first, doubling to 20 ms) and returns the ms slept:
+ * a start or removal right after the request is seen at once, a long wait
+ * costs little. */
+static int backoff(int *us)
+{
+	int t = *us ? *us : 1000;
+	usleep((useconds_t)t);
+	*us = t < 20000 ? t * 2 : 20000;
+	return t / 1000;
+}
+
 static int wait_exit(const char *dir, int *code, int timeout_ms, int cfd)
 {
 	char sock[4200];
 	snprintf(sock, sizeof(sock), "%s/attach.sock", dir);
-	for (int waited = 0; access(sock, F_OK); waited += 20) {
+	for (int waited = 0, us = 0; access(sock, F_OK); waited += backoff(&us))
 		if (access(dir, F_OK) || (timeout_ms >= 0 && waited >= timeout_ms) ||
 		    client_gone(cfd))
 			return -ENOENT;
-		usleep(20000);
-	}
 	struct berr e = { 0 };
 	int fd = rt_attach_connect(dir, true, &e);
 	if (fd < 0)
@@ -992,8 +1001,8 @@ static enum agent_api_result h_wait(struct call *c)
 		}
 	}
 	if (!strcmp(cond, "removed"))
-		for (int i = 0; i < 500 && !access(ctr.dir, F_OK); i++)
-			usleep(20000);
+		for (int waited = 0, us = 0; waited < 10000 && !access(ctr.dir, F_OK);)
+			waited += backoff(&us);
 	char j[96];
 	int n = snprintf(j, sizeof(j), "{\"StatusCode\":%d,\"Error\":null}\n", code);
 	net_httpd_chunk(c->fd, j, (size_t)n);
@@ -1175,11 +1184,10 @@ static enum agent_api_result h_attach(struct call *c)
 				  NULL, 0, false, NULL);
 	char sock[4200];
 	snprintf(sock, sizeof(sock), "%s/attach.sock", ctr.dir);
-	for (int i = 0; access(sock, F_OK) && i < 3000; i++) {
+	for (int waited = 0, us = 0; access(sock, F_OK) && waited < 60000;
+	     waited += backoff(&us))
 		if (access(ctr.dir, F_OK))
 			child_done(c);
-		usleep(20000);
-	}
 	struct berr e = { 0 };
 	int mfd = rt_attach_connect(ctr.dir, false, &e);
 	if (mfd < 0)
