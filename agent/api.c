@@ -635,12 +635,13 @@ static int create_flags(const cJSON *b, struct run_flags *f, struct flag_pool *p
 	double cpus = cJSON_GetNumberValue(cJSON_GetObjectItem(hc, "NanoCpus"));
 	if (cpus > 0)
 		f->cpus = pool_fmt(pool, "%g", cpus / 1e9);
-	double shares = cJSON_GetNumberValue(cJSON_GetObjectItem(hc, "CpuShares"));
-	if (shares > 0)
-		f->cpu_shares = (int)shares;
+	/* valueint: cJSON's value clamped to int (a cast of 1e30 is undefined) */
+	const cJSON *cs = cJSON_GetObjectItem(hc, "CpuShares");
+	if (cJSON_IsNumber(cs) && cs->valueint > 0)
+		f->cpu_shares = cs->valueint;
 	const cJSON *pl = cJSON_GetObjectItem(hc, "PidsLimit");
 	if (cJSON_IsNumber(pl) && pl->valuedouble != 0) {
-		f->pids_limit = pl->valuedouble < 0 ? -1 : (int)pl->valuedouble;
+		f->pids_limit = pl->valuedouble < 0 ? -1 : pl->valueint;
 		f->pids_set = true;
 	}
 	f->privileged = cJSON_IsTrue(cJSON_GetObjectItem(hc, "Privileged"));
@@ -691,7 +692,8 @@ static int create_flags(const cJSON *b, struct run_flags *f, struct flag_pool *p
 	const cJSON *rp = cJSON_GetObjectItem(hc, "RestartPolicy");
 	const char *rpn = jstr(rp, "Name");
 	if (*rpn) {
-		int max = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(rp, "MaximumRetryCount"));
+		const cJSON *mr = cJSON_GetObjectItem(rp, "MaximumRetryCount");
+		int max = cJSON_IsNumber(mr) ? mr->valueint : 0;
 		f->restart = !strcmp(rpn, "on-failure") && max > 0
 				     ? pool_fmt(pool, "on-failure:%d", max)
 				     : rpn;

@@ -108,6 +108,9 @@ static int parse_bytes(const char *s, int64_t *out)
 		if (*end)
 			return -1;
 	}
+	/* out of int64_t's range (or NaN), the cast would be undefined */
+	if (!(v * mul < 9223372036854775807.0))
+		return -1;
 	*out = (int64_t)(v * mul);
 	return 0;
 }
