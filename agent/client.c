@@ -298,20 +298,6 @@ static void send_winsize(const struct agent_opts *o, const char *target)
 	post(o, target, q);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes what c->buf holds of the stream to stdout and stderr: raw, or
  * docker's frames (an 8-byte head: stream, 0, 0, 0, length big-endian),
  * whose data may arrive in pieces; keeps an incomplete head. */
@@ -333,7 +319,7 @@ static int demux(struct agent_api_conn *c, struct berr *err)
 		if (!c->raw && n > c->left)
 			n = c->left;
 		int fd = c->raw ? 1 : c->stream;
-		if (write_all(fd, c->buf + off, n))
+		if (agent_write_all(fd, c->buf + off, n))
 			return berr_set(err, errno, "write %s", fd == 2 ? "stderr" : "stdout");
 		off += n;
 		if (!c->raw)

@@ -1047,8 +1047,9 @@ static void send_winsize(int fd)
 	rt_frame_send(fd, RT_FRAME_WINSIZE, b, (size_t)n);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int agent_write_all(int fd, const void *buf, size_t n)
 {
+	const char *p = buf;
 	while (n) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
@@ -1138,7 +1139,7 @@ static int relay(int fd, const struct agent_attach *a, pid_t pid)
 			if (have < 8 + len)
 				break;
 			if (buf[0] == RT_FRAME_STDOUT || buf[0] == RT_FRAME_STDERR) {
-				write_all(buf[0] == RT_FRAME_STDOUT ? 1 : 2, buf + 8, len);
+				agent_write_all(buf[0] == RT_FRAME_STDOUT ? 1 : 2, buf + 8, len);
 			} else if (buf[0] == RT_FRAME_EXIT) {
 				char t[16];
 				snprintf(t, sizeof(t), "%.*s", (int)(len < 15 ? len : 15),

@@ -74,6 +74,9 @@ bool agent_ctr_user_stopped(const struct agent_ctr *c);
 int agent_ctr_start(const char *root, const struct agent_config *cfg, struct agent_ctr *c,
 		    const struct agent_attach *a, int *code, struct berr *err);
 
+/* Writes all of buf to fd (EINTR retried). Returns 0 or -1 with errno. */
+int agent_write_all(int fd, const void *buf, size_t n);
+
 /* Puts our terminal (fd 0) in raw mode, keeping its settings in saved.
  * False when fd 0 is not a terminal. */
 struct termios;

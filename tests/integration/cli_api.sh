@@ -15,92 +15,13 @@
 . "$TOP/tests/integration/fixtures/registry.sh"
 . "$TOP/tests/integration/fixtures/images.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "cli_api" "needs root for namespaces and mounts"
-	finish
-fi
-if ! "${RUNNER[@]}" "$BERTH" version 2>/dev/null | grep -q -- '+daemon'; then
-	skip "cli_api" "this build has no daemon (CONFIG_DAEMON off)"
-	finish
-fi
-if ! command -v curl >/dev/null || ! command -v setpriv >/dev/null; then
-	skip "cli_api" "needs curl and setpriv"
-	finish
-fi
-
-W=$(mktemp -d /tmp/berth-cliapi.XXXXXX)
-ROOT=$W/root
-SOCK=$W/berth.sock
-LOG=$W/daemon.log
-export BERTH_CONFIG=$W/cfg
-unset BERTH_HOST
-mkdir -p "$BERTH_CONFIG"
-DPID=
-
-
-cleanup() {
-	local p ids left
-	trap - EXIT
-	mapfile -t ids < <("${RUNNER[@]}" "$BERTH" --root "$ROOT" ps -aq 2>/dev/null)
-	[ ${#ids[@]} -eq 0 ] || "${RUNNER[@]}" "$BERTH" --root "$ROOT" rm -f "${ids[@]}" >/dev/null 2>&1
-	if [ -n "$DPID" ]; then
-		kill -TERM "$DPID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$DPID" 2>/dev/null
-		wait "$DPID" 2>/dev/null
-	fi
-	sleep 0.3
-	left=$(procs_in_w)
-	if [ -n "$left" ]; then
-		notok "cleanup: no process left" "still running: $left"
-		for p in $left; do kill -KILL "$p" 2>/dev/null; done
-		sleep 0.3
-	fi
-	awk -v p="$W/" '{ if (index($5 "/", p) == 1) print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null; done
-	registry_stop_all
-	if [ -n "${KEEP_WORK:-}" ]; then echo "# work dir kept: $W"; else rm -rf "$W"; fi
-	exit $T_FAILED
-}
-trap cleanup EXIT
-
-A=(-H "unix://$SOCK")
-D=(--root "$ROOT")
-# both CMD...: runs berth through the API (AOUT AERR ARC) and directly on the
-# same root (OUT ERR RC).
-both() {
-	run "${A[@]}" "$@"
-	AOUT=$OUT AERR=$ERR ARC=$RC
-	run "${D[@]}" "$@"
-}
-# Durations change between the two runs: "3 seconds", "Less than a second".
-mask() { sed -E 's/(Less than a (second|minute)|About (a|an) (minute|hour)|[0-9]+ (seconds?|minutes?|hours?|days))/T/g'; }
-same() { # NAME: the API run and the direct run agree (durations masked)
-	expect "$1" "api rc=$ARC out='${AOUT:0:300}' err='$AERR'" \
-		test "$ARC" = "$RC" -a "$(mask <<<"$AOUT")" = "$(mask <<<"$OUT")" -a "$AERR" = "$ERR"
-}
-api_state() { # NAME: State.Status as the daemon answers it
-	curl -sf -m 5 --unix-socket "$SOCK" "http://berth/containers/$1/json" |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["State"]["Status"])' 2>/dev/null
-}
-logged() { grep -c -F "$1" "$LOG"; } # requests the daemon logged with this text
+. "$TOP/tests/integration/fixtures/cliapi.sh"
+cliapi_init cli_api
 
 registry_start capi http >/dev/null || { notok "registry" "could not start"; finish; }
 img_run capi kit/run:1 || { notok "image" "could not build kit/run:1"; finish; }
 REF=$IMG_REF DIGEST=$IMG_DIGEST
-echo "{\"insecure-registries\": [\"$REG_CAPI_HOST\"]}" >"$BERTH_CONFIG/daemon.json"
-
-setpriv --pdeathsig TERM -- "${RUNNER[@]}" "$BERTH" "${D[@]}" daemon -H "unix://$SOCK" -l debug \
-	</dev/null >>"$LOG" 2>&1 &
-DPID=$!
-for _ in $(seq 100); do
-	curl -sf -m 5 --unix-socket "$SOCK" http://berth/_ping >/dev/null 2>&1 && break
-	sleep 0.1
-done
-if ! curl -sf -m 5 --unix-socket "$SOCK" http://berth/_ping >/dev/null 2>&1; then
-	notok "daemon starts" "$(tail -5 "$LOG")"
-	finish
-fi
+cliapi_daemon "$REG_CAPI_HOST"
 
 # --- pull, tag, images -----------------------------------------------------------
 run "${A[@]}" pull "$REF"
