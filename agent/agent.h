@@ -102,6 +102,13 @@ struct cJSON *agent_stats_json(const struct agent_ctr *c, const struct agent_sta
 /* GET /info's answer for a data root, with Berth's own "Berth" object
  * (board, features, device identity) that `berth info` prints. */
 struct cJSON *agent_info_json(const char *root);
+
+/* The JSON the API handler at path answers: from the daemon (-H), or built
+ * here on the store by local, the function the handler calls. NULL with err
+ * ("config: ..." when the config does not load). */
+struct cJSON *agent_json_of(const struct agent_opts *o, const char *path,
+			    struct cJSON *(*local)(const char *root, struct berr *err),
+			    struct berr *err);
 /* GET /system/df's answer (docker's shape; sizes as `berth system df`
  * counts them); NULL with err when the store cannot be read. */
 struct cJSON *agent_df_json(const char *root, struct berr *err);

@@ -44,6 +44,26 @@ int agent_load_config(const struct agent_opts *o, struct agent_config *cfg)
 	return 0;
 }
 
+cJSON *agent_json_of(const struct agent_opts *o, const char *path,
+		     cJSON *(*local)(const char *root, struct berr *err), struct berr *err)
+{
+	cJSON *j = NULL;
+	if (CONFIG_DAEMON && o->host) {
+		if (agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, err) == 200)
+			return j;
+		cJSON_Delete(j);
+		return NULL;
+	}
+	struct agent_config cfg;
+	if (agent_config_load(&cfg, o->config_file, err) < 0) {
+		berr_prefix(err, "config");
+		return NULL;
+	}
+	j = local(agent_data_root(o, &cfg), err);
+	agent_config_free(&cfg);
+	return j;
+}
+
 /* One line of the daemon's pull progress, as the direct pull prints it
  * without a terminal; the last error is kept in err. */
 static void pull_line(const char *line, size_t len, bool quiet, FILE *out, struct berr *err)
@@ -359,23 +379,10 @@ int agent_cmd_images(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 1)
 		return agent_usage("images: takes at most one repository");
-	cJSON *arr = NULL;
 	struct berr err = { 0 };
-	if (CONFIG_DAEMON && o->host) {
-		if (agent_api_call(o, "GET", "/images/json", NULL, AGENT_API_TIMEOUT_MS, &arr,
-				   &err) != 200) {
-			cJSON_Delete(arr);
-			return agent_fail("images: %s", err.msg);
-		}
-	} else {
-		struct agent_config cfg;
-		if (agent_load_config(o, &cfg))
-			return AGENT_EXIT_FAIL;
-		arr = images_json(agent_data_root(o, &cfg), &err);
-		agent_config_free(&cfg);
-		if (!arr)
-			return agent_fail("%s", err.msg);
-	}
+	cJSON *arr = agent_json_of(o, "/images/json", images_json, &err);
+	if (!arr)
+		return agent_fail(o->host ? "images: %s" : "%s", err.msg);
 	if (n == 1) {
 		if (filters.n == AGENT_LIST_MAX) {
 			cJSON_Delete(arr);
@@ -947,21 +954,8 @@ int agent_cmd_system(const struct agent_opts *o, int argc, char **argv)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
 	if (n > 0)
 		return agent_usage("system df: takes no arguments");
-	cJSON *j = NULL;
 	struct berr err = { 0 };
-	if (CONFIG_DAEMON && o->host) {
-		if (agent_api_call(o, "GET", "/system/df", NULL, AGENT_API_TIMEOUT_MS, &j, &err) !=
-		    200) {
-			cJSON_Delete(j);
-			j = NULL;
-		}
-	} else {
-		struct agent_config cfg;
-		if (agent_load_config(o, &cfg))
-			return AGENT_EXIT_FAIL;
-		j = agent_df_json(agent_data_root(o, &cfg), &err);
-		agent_config_free(&cfg);
-	}
+	cJSON *j = agent_json_of(o, "/system/df", agent_df_json, &err);
 	if (!j)
 		return agent_fail("system df: %s", err.msg);
 	printf("%-16s%-8s%-8s%-12s%s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");

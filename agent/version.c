@@ -159,6 +159,11 @@ static const char *jstr(const cJSON *o, const char *k)
 	return s ? s : "";
 }
 
+static cJSON *info_local(const char *root, struct berr *err)
+{
+	return agent_info_json(root);
+}
+
 int agent_cmd_info(const struct agent_opts *o, int argc, char **argv)
 {
 	if (want_help(argc, argv,
@@ -167,20 +172,10 @@ int agent_cmd_info(const struct agent_opts *o, int argc, char **argv)
 	int r = agent_no_args(argc, argv);
 	if (r)
 		return r;
-	cJSON *j = NULL;
-	if (CONFIG_DAEMON && o->host) {
-		struct berr err = { 0 };
-		if (agent_api_call(o, "GET", "/info", NULL, AGENT_API_TIMEOUT_MS, &j, &err) != 200) {
-			cJSON_Delete(j);
-			return agent_fail("info: %s", err.msg);
-		}
-	} else {
-		struct agent_config cfg;
-		if (agent_load_config(o, &cfg))
-			return AGENT_EXIT_FAIL;
-		j = agent_info_json(agent_data_root(o, &cfg));
-		agent_config_free(&cfg);
-	}
+	struct berr err = { 0 };
+	cJSON *j = agent_json_of(o, "/info", info_local, &err);
+	if (!j)
+		return agent_fail(o->host ? "info: %s" : "%s", err.msg);
 	const cJSON *b = cJSON_GetObjectItem(j, "Berth");
 	printf("Board:      %s\n", jstr(b, "Board"));
 	printf("Arch:       %s (kernel %s %s)\n", jstr(b, "Arch"), jstr(j, "KernelVersion"),
