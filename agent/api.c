@@ -606,13 +606,17 @@ static int create_flags(const cJSON *b, struct run_flags *f, struct flag_pool *p
 		const char *type = jstr(it, "Type"), *src = jstr(it, "Source"),
 			   *dst = jstr(it, "Target");
 		bool ro = cJSON_IsTrue(cJSON_GetObjectItem(it, "ReadOnly"));
+		bool nocopy = cJSON_IsTrue(
+			cJSON_GetObjectItem(cJSON_GetObjectItem(it, "VolumeOptions"), "NoCopy"));
 		if (rc)
 			break;
 		if (!strcmp(type, "tmpfs"))
 			rc = list_add(&f->tmpfs, pool_fmt(pool, "%s", dst), e);
 		else if (*src)
 			rc = list_add(&f->volumes,
-				      pool_fmt(pool, "%s:%s%s", src, dst, ro ? ":ro" : ""), e);
+				      pool_fmt(pool, "%s:%s:%s%s", src, dst, ro ? "ro" : "rw",
+					       nocopy && !strcmp(type, "volume") ? ",nocopy" : ""),
+				      e);
 		else
 			rc = list_add(&f->volumes, pool_fmt(pool, "%s", dst), e);
 	}

@@ -712,6 +712,7 @@ static int build_spec(const char *root, const struct agent_ctr *c, struct rt_spe
 			x->kind = RT_MNT_BIND;
 			agent_volume_path(root, jstr(mnt, "Name"), b->vol[nm], PATH_MAX);
 			x->src = b->vol[nm];
+			x->copy_up = jbool(mnt, "CopyUp");
 		} else {
 			x->kind = RT_MNT_BIND;
 			x->src = jstr(mnt, "Source");

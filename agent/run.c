@@ -231,13 +231,19 @@ static int add_volume(const char *root, cJSON *mounts, const char *spec, struct 
 			*p = '\0';
 			part[n++] = p + 1;
 		}
-	bool rw = true;
-	if (n == 3) {
-		if (!strcmp(part[2], "ro"))
+	/* the mode: ro or rw, and nocopy, comma-separated as docker takes them */
+	bool rw = true, copy = true;
+	for (char *m = n == 3 ? part[2] : NULL, *next; m; m = next) {
+		next = strchr(m, ',');
+		if (next)
+			*next++ = '\0';
+		if (!strcmp(m, "ro"))
 			rw = false;
-		else if (strcmp(part[2], "rw") && strcmp(part[2], "z") && strcmp(part[2], "Z"))
-			return berr_setmsg(err, EINVAL, "-v %s: unknown mode '%s' (ro or rw)", spec,
-					   part[2]);
+		else if (!strcmp(m, "nocopy"))
+			copy = false;
+		else if (strcmp(m, "rw") && strcmp(m, "z") && strcmp(m, "Z"))
+			return berr_setmsg(err, EINVAL,
+					   "-v %s: unknown mode '%s' (ro, rw or nocopy)", spec, m);
 	}
 	struct berr e2 = { 0 };
 	if (n == 1) {
@@ -251,6 +257,7 @@ static int add_volume(const char *root, cJSON *mounts, const char *spec, struct 
 			return berr_setmsg(err, EINVAL, "volume %s: %s", spec, e2.msg);
 		cJSON *m = mount_obj("volume", name, NULL, part[0], true);
 		cJSON_AddBoolToObject(m, "Anonymous", true);
+		cJSON_AddBoolToObject(m, "CopyUp", true);
 		cJSON_AddItemToArray(mounts, m);
 		return 0;
 	}
@@ -266,6 +273,9 @@ static int add_volume(const char *root, cJSON *mounts, const char *spec, struct 
 			return berr_setmsg(err, EINVAL, "volume %s: host path %s: %s", spec, src,
 					   strerror(errno));
 		char real[PATH_MAX];
+		if (!copy)
+			return berr_setmsg(err, EINVAL, "-v %s: nocopy is for volumes, not host paths",
+					   spec);
 		if (!realpath(src, real))
 			return berr_setmsg(err, EINVAL, "volume %s: %s", spec, strerror(errno));
 		cJSON_AddItemToArray(mounts, mount_obj("bind", NULL, real, dst, rw));
@@ -277,7 +287,9 @@ static int add_volume(const char *root, cJSON *mounts, const char *spec, struct 
 				   spec, src);
 	if (agent_volume_create(root, src, false, &e2))
 		return berr_setmsg(err, EINVAL, "volume %s: %s", spec, e2.msg);
-	cJSON_AddItemToArray(mounts, mount_obj("volume", src, NULL, dst, rw));
+	cJSON *m = mount_obj("volume", src, NULL, dst, rw);
+	cJSON_AddBoolToObject(m, "CopyUp", copy);
+	cJSON_AddItemToArray(mounts, m);
 	return 0;
 }
 
@@ -310,6 +322,7 @@ static int volumes_from(const char *root, cJSON *mounts, const char *spec, struc
 			continue;
 		cJSON *c = cJSON_Duplicate(m, true);
 		cJSON_DeleteItemFromObject(c, "Anonymous"); /* belongs to the other container */
+		cJSON_DeleteItemFromObject(c, "CopyUp"); /* filled, if at all, by the other one */
 		if (force_rw >= 0) {
 			cJSON_DeleteItemFromObject(c, "RW");
 			cJSON_AddBoolToObject(c, "RW", force_rw);

@@ -30,6 +30,7 @@ struct rt_mount {
 	const char *src;  /* bind: host path, must exist */
 	const char *dst;  /* absolute path inside the container; created when missing */
 	const char *opts; /* tmpfs: mount options ("size=64m,mode=1777"), may be NULL */
+	bool copy_up;     /* bind of a volume: fill it from the image when empty */
 };
 
 /* Everything needed to start one process in a new container. The strings

@@ -26,6 +26,7 @@
 #include "board/cleanup.h"
 #include "board/fs.h"
 #include "runtime/container.h"
+#include "runtime/copyup.h"
 #include "runtime/user.h"
 
 extern char **environ;
@@ -500,6 +501,19 @@ static int child_setup(const struct rt_spec *s, const int netfd[2], struct berr 
 		if (volfd[i] < 0 || fstat(volfd[i], &st))
 			return berr_set(err, errno, "volume source %s", s->mounts[i].src);
 		voldir[i] = S_ISDIR(st.st_mode);
+	}
+	/* a new volume gets the image's content at its mount point */
+	for (int i = 0; i < s->nmounts && i < RT_MOUNTS_MAX; i++) {
+		bool copied;
+		if (s->mounts[i].kind != RT_MNT_BIND || !s->mounts[i].copy_up || !voldir[i])
+			continue;
+		int rootfd = open("rootfs", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			return berr_set(err, errno, "%s/rootfs", s->dir);
+		rc = rt_copyup(rootfd, s->mounts[i].dst, volfd[i], &copied, err);
+		close(rootfd);
+		if (rc)
+			return berr_prefix(err, "volume %s", s->mounts[i].dst);
 	}
 
 	/* The old root stays attached below the new one until every bind mount

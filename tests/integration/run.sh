@@ -359,6 +359,23 @@ b volume rm nv
 t "volume rm once unused: gone without a trace" "left: $(ls -A "$R/volumes")" '[ "$RC" = 0 ] && ! ls -A "$R/volumes" | grep -q nv'
 b volume create made
 t "volume create" "wrong" '[ "$RC" = 0 ] && [ "$OUT" = made ] && [ -d "$R/volumes/made/_data" ]'
+# a new volume gets the image's content at its mount point (docker's copy)
+# (the image's /etc, without the files berth mounts there)
+b run --rm "$IMG" sh -c 'ls -A /etc | grep -vxE "hostname|hosts|resolv.conf"; stat -c %a:%u /etc'
+etc_ls=$OUT
+b run --rm -v cu:/etc "$IMG" cat /etc/passwd
+t "a new named volume is filled from the image's directory" "ls: $(ls -A "$R/volumes/cu/_data" | tr '\n' ' ')" \
+	'[ "$RC" = 0 ] && [ -n "$OUT" ] && [ "$(cat "$R/volumes/cu/_data/passwd")" = "$OUT" ] && [ "$(ls -A "$R/volumes/cu/_data"; stat -c %a:%u "$R/volumes/cu/_data")" = "$etc_ls" ]'
+echo mine >"$R/volumes/cu/_data/passwd"
+rm -f "$R/volumes/cu/_data/group"
+b run --rm -v cu:/etc "$IMG" sh -c 'cat /etc/passwd; ls /etc/group 2>/dev/null'
+t "a volume with content is not filled again" "wrong" '[ "$OUT" = mine ]'
+b run --rm -v cu2:/etc:nocopy "$IMG" sh -c 'ls -A /etc | wc -l'
+t "-v NAME:PATH:nocopy: the volume stays empty" "wrong" '[ "$RC" = 0 ] && [ "$OUT" = 0 ] && [ -z "$(ls -A "$R/volumes/cu2/_data")" ]'
+b run --rm -v /etc "$IMG" cat /etc/passwd
+t "an anonymous volume is filled too" "wrong" '[ "$RC" = 0 ] && [ -n "$OUT" ] && [ "$OUT" != mine ]'
+fails "nocopy on a host path" run --rm -v "$W/host:/mnt:nocopy" "$IMG" true
+bq volume rm cu cu2 >/dev/null
 
 v0=$(vols)
 id=$(bq run -d -v /anon2 "$IMG" sh -c 'echo a >/data/new; echo b >/anon2/new; grep -c " /data " /proc/self/mountinfo')
