@@ -601,6 +601,7 @@ static int create_flags(const cJSON *b, struct run_flags *f, struct flag_pool *p
 	rc = rc ?: strings_into(cJSON_GetObjectItem(hc, "VolumesFrom"), &f->volumes_from, e);
 	rc = rc ?: strings_into(cJSON_GetObjectItem(hc, "CapAdd"), &f->cap_add, e);
 	rc = rc ?: strings_into(cJSON_GetObjectItem(hc, "CapDrop"), &f->cap_drop, e);
+	rc = rc ?: strings_into(cJSON_GetObjectItem(hc, "SecurityOpt"), &f->security_opt, e);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(hc, "Mounts"))
 	{
 		const char *type = jstr(it, "Type"), *src = jstr(it, "Source"),

@@ -652,6 +652,19 @@ static double jnum(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+bool agent_ctr_unconfined(const cJSON *cfg)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(cJSON_GetObjectItem(cfg, "HostConfig"),
+						   "SecurityOpt"))
+	{
+		const char *o = cJSON_GetStringValue(it);
+		if (o && (!strcmp(o, "seccomp=unconfined") || !strcmp(o, "seccomp:unconfined")))
+			return true;
+	}
+	return false;
+}
+
 static int build_spec(const char *root, const struct agent_ctr *c, struct rt_spec *s,
 		      struct rt_monitor *m, struct start_buf *b, struct berr *err)
 {
@@ -732,6 +745,7 @@ static int build_spec(const char *root, const struct agent_ctr *c, struct rt_spe
 		.nmounts = nm,
 		.readonly_rootfs = jbool(hc, "ReadonlyRootfs"),
 		.privileged = jbool(hc, "Privileged"),
+		.unconfined = agent_ctr_unconfined(c->cfg),
 		.host_net = !strcmp(jstr(hc, "NetworkMode"), "host"),
 		.netns_fd = -1,
 		.init = jbool(hc, "Init"),

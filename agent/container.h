@@ -74,6 +74,9 @@ bool agent_ctr_user_stopped(const struct agent_ctr *c);
 int agent_ctr_start(const char *root, const struct agent_config *cfg, struct agent_ctr *c,
 		    const struct agent_attach *a, int *code, struct berr *err);
 
+/* --security-opt seccomp=unconfined in the container's config. */
+bool agent_ctr_unconfined(const struct cJSON *cfg);
+
 /* Writes all of buf to fd (EINTR retried). Returns 0 or -1 with errno. */
 int agent_write_all(int fd, const void *buf, size_t n);
 

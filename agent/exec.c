@@ -140,6 +140,7 @@ int agent_exec_run(struct agent_ctr *c, const struct agent_exec_opts *o, const i
 		.caps = (uint64_t)strtoull(
 			cJSON_GetStringValue(cJSON_GetObjectItem(hc, "CapMask")) ?: "0", NULL, 16),
 		.privileged = o->privileged || cJSON_IsTrue(cJSON_GetObjectItem(hc, "Privileged")),
+		.unconfined = agent_ctr_unconfined(c->cfg),
 		.stdio = { stdio[0], stdio[1], stdio[2] },
 		.tty = o->tty,
 	};

@@ -66,6 +66,7 @@ static const char run_usage[] =
 	"      --read-only          Mount the root filesystem read-only\n"
 	"      --restart string     Restart policy (applied by the daemon)\n"
 	"      --rm                 Remove the container when it exits\n"
+	"      --security-opt list  seccomp=unconfined: no seccomp filter\n"
 	"      --stop-signal string Signal to stop the container\n"
 	"      --stop-timeout int   Seconds to wait before killing it on stop\n"
 	"  -t, --tty                Allocate a pseudo-TTY\n"
@@ -681,6 +682,19 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 	cJSON_AddBoolToObject(hc, "Privileged", f->privileged);
 	cJSON_AddBoolToObject(hc, "ReadonlyRootfs", f->read_only);
 	cJSON_AddBoolToObject(hc, "Init", f->init);
+	/* seccomp=unconfined, and docker's no-new-privileges (always so here) */
+	cJSON *so = cJSON_AddArrayToObject(hc, "SecurityOpt");
+	for (int i = 0; !rc && i < f->security_opt.n; i++) {
+		const char *o = f->security_opt.v[i];
+		if (strcmp(o, "seccomp=unconfined") && strcmp(o, "seccomp:unconfined") &&
+		    strcmp(o, "no-new-privileges") && strcmp(o, "no-new-privileges=true") &&
+		    strcmp(o, "no-new-privileges:true"))
+			rc = berr_setmsg(
+				err, EINVAL,
+				"--security-opt %s: only seccomp=unconfined and no-new-privileges", o);
+		else
+			cJSON_AddItemToArray(so, cJSON_CreateString(o));
+	}
 	const char *net = f->network ? f->network : "default";
 	if (!strcmp(net, "default"))
 		net = "bridge";
@@ -842,6 +856,7 @@ static int parse_run(int argc, char **argv, struct run_flags *f, const char *usa
 		{ "attach", 'a', FLAG_LIST, &f->attach },
 		{ "expose", 0, FLAG_LIST, &f->expose },
 		{ "link", 0, FLAG_LIST, &f->links },
+		{ "security-opt", 0, FLAG_LIST, &f->security_opt },
 		{ "health-cmd", 0, FLAG_STR, &f->health_cmd },
 		{ "health-interval", 0, FLAG_STR, &f->health_interval },
 		{ "health-timeout", 0, FLAG_STR, &f->health_timeout },
@@ -929,9 +944,9 @@ static cJSON *create_body(const struct run_flags *f, const char *image, int argc
 		if (!cJSON_GetObjectItem(ex, f->expose.v[i]))
 			cJSON_AddObjectToObject(ex, f->expose.v[i]);
 	const struct agent_strlist *lists[] = { &f->volumes, &f->volumes_from, &f->cap_add,
-						&f->cap_drop, &f->links };
-	const char *lk[] = { "Binds", "VolumesFrom", "CapAdd", "CapDrop", "Links" };
-	for (int i = 0; i < 5; i++)
+						&f->cap_drop, &f->links, &f->security_opt };
+	const char *lk[] = { "Binds", "VolumesFrom", "CapAdd", "CapDrop", "Links", "SecurityOpt" };
+	for (int i = 0; i < 6; i++)
 		cJSON_AddItemToObject(hc, lk[i], strarray(lists[i]->n, (char **)lists[i]->v));
 	cJSON *tmpfs = cJSON_AddObjectToObject(hc, "Tmpfs");
 	for (int i = 0; i < f->tmpfs.n; i++) {

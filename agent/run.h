@@ -19,7 +19,7 @@ struct run_flags {
 	int cpu_shares, pids_limit, stop_timeout, health_retries;
 	bool pids_set;
 	struct agent_strlist env, env_file, volumes, volumes_from, tmpfs, cap_add, cap_drop,
-		log_opt, publish, labels, attach, expose, links;
+		log_opt, publish, labels, attach, expose, links, security_opt;
 	const struct cJSON *entrypoint_v; /* the API's array form; NULL: entrypoint */
 };
 

@@ -33,6 +33,7 @@ void agent_print_features(FILE *f)
 		{ "squashfs", CONFIG_SQUASHFS },
 		{ "cgroup-v1", CONFIG_CGROUP_V1 },
 		{ "tcp-tls", CONFIG_DAEMON_TLS },
+		{ "seccomp", CONFIG_SECCOMP },
 	};
 	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
 		fprintf(f, "%s%c%s", i ? " " : "", feats[i].on ? '+' : '-', feats[i].name);

@@ -49,6 +49,7 @@ struct rt_spec {
 	int nmounts;
 	bool readonly_rootfs;
 	bool privileged; /* all capabilities, no masked paths, keeps new privileges */
+	bool unconfined; /* no seccomp filter (always so when privileged) */
 	bool host_net;   /* share the host's network namespace */
 	int netns_fd;    /* join this network namespace (--network container:X); -1: none */
 	/* Called in the caller once pid (the container's pid 1) is in its new
@@ -92,6 +93,7 @@ struct rt_exec {
 	const char *user;
 	uint64_t caps;
 	bool privileged;
+	bool unconfined; /* no seccomp filter, as the container */
 	int stdio[3];
 	bool tty;
 };

@@ -25,8 +25,10 @@
 
 #include "board/cleanup.h"
 #include "board/fs.h"
+#include "config.h"
 #include "runtime/container.h"
 #include "runtime/copyup.h"
+#include "runtime/seccomp.h"
 #include "runtime/user.h"
 
 extern char **environ;
@@ -295,7 +297,8 @@ static int loopback_up(struct berr *err)
 
 /* Sets uid, gid, groups and capabilities: the bounding set first, while we
  * still hold CAP_SETPCAP; the uid switch last but one. */
-static int drop_privileges(const char *spec, uint64_t caps, bool privileged, struct berr *err)
+static int drop_privileges(const char *spec, uint64_t caps, bool privileged, bool unconfined,
+			   struct berr *err)
 {
 	_cleanup_free_ char *pw = NULL, *gr = NULL;
 	struct berr e2;
@@ -349,6 +352,8 @@ static int drop_privileges(const char *spec, uint64_t caps, bool privileged, str
 	}
 	if (!privileged && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return berr_set(err, errno, "no_new_privs");
+	if (CONFIG_SECCOMP && !privileged && !unconfined)
+		return rt_seccomp_install(caps, err);
 	return 0;
 }
 
@@ -578,7 +583,7 @@ static int child_setup(const struct rt_spec *s, const int netfd[2], struct berr 
 	if (chdir(cwd))
 		return berr_set(err, errno, "working directory %s", cwd);
 	environ = (char **)s->env;
-	return drop_privileges(s->user, s->caps, s->privileged, err);
+	return drop_privileges(s->user, s->caps, s->privileged, s->unconfined, err);
 }
 
 int rt_rootfs_mount_ro(const struct rt_spec *s, struct berr *err)
@@ -775,7 +780,7 @@ int rt_exec_spawn(const struct rt_exec *x, const struct rt_cgroup *cg, pid_t *pi
 			berr_set(&e, errno, "working directory %s", cwd);
 			child_fail(errp[1], RT_EXIT_FAIL, &e);
 		}
-		if (drop_privileges(x->user, x->caps, x->privileged, &e))
+		if (drop_privileges(x->user, x->caps, x->privileged, x->unconfined, &e))
 			child_fail(errp[1], RT_EXIT_FAIL, &e);
 		run_cmd(x->argv, environ, false, errp[1]);
 	}

@@ -27,7 +27,7 @@ for b in $boards allno allyes; do
 	if [ "$arch" != x86_64 ]; then continue; fi
 	feats=$("$bin" version | sed -n 's/^features: //p')
 	bad=""
-	for pair in daemon:DAEMON tls:TLS network:NETWORK squashfs:SQUASHFS heartbeat:HEARTBEAT tcp-tls:DAEMON_TLS; do
+	for pair in daemon:DAEMON tls:TLS network:NETWORK squashfs:SQUASHFS heartbeat:HEARTBEAT tcp-tls:DAEMON_TLS seccomp:SECCOMP; do
 		f=${pair%%:*} s=${pair#*:}
 		if grep -q "^CONFIG_$s=y" "$cfg"; then want="+$f"; else want="-$f"; fi
 		grep -qw -- "$want" <<<"$feats" || bad+=" $want"

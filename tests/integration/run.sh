@@ -248,6 +248,25 @@ t "--privileged: all of berth's own capabilities ($host_bnd)" "wrong" \
 t "--privileged: NoNewPrivs 0" "wrong" '[ "$RC" = 0 ] && [ "$(cap_of NoNewPrivs "$OUT")" = 0 ]'
 b run --rm --privileged "$IMG" sh -c 'ls -A /sys/firmware | wc -l'
 t "--privileged: /sys/firmware not masked" "wrong" '[ "$RC" = 0 ] && [ "$OUT" -gt 0 ]'
+# seccomp: docker's default profile refuses these (runtime/seccomp.h)
+sc_probe='grep Seccomp: /proc/self/status | tr -d "\t"; unshare -U true 2>/dev/null; echo userns=$?'
+if "${RUNNER[@]}" "$BERTH" version | grep -q -- '+seccomp'; then
+	b run --rm "$IMG" sh -c "$sc_probe"
+	t "seccomp filter by default; a new user namespace is refused" "wrong" \
+		'[ "$RC" = 0 ] && [ "$OUT" = "Seccomp:2${NL}userns=1" ]'
+	b run --rm --security-opt seccomp=unconfined "$IMG" sh -c "$sc_probe"
+	t "--security-opt seccomp=unconfined: no filter" "wrong" '[ "$RC" = 0 ] && [ "$(head -1 <<<"$OUT")" = Seccomp:0 ]'
+	b run --rm --privileged "$IMG" sh -c "$sc_probe"
+	t "--privileged: no filter" "wrong" '[ "$RC" = 0 ] && [ "$(head -1 <<<"$OUT")" = Seccomp:0 ]'
+	b run --rm --cap-add SYS_ADMIN "$IMG" sh -c 'unshare -m true && echo unshared'
+	t "--cap-add SYS_ADMIN: unshare allowed, as docker's profile does" "wrong" '[ "$RC" = 0 ] && [ "$OUT" = unshared ]'
+	b run --rm "$IMG" sh -c 'unshare -m true 2>&1; echo rc=$?'
+	t "without SYS_ADMIN: unshare refused (EPERM)" "wrong" \
+		'grep -q "rc=1" <<<"$OUT" && grep -qi "not permitted" <<<"$OUT"'
+else
+	skip "seccomp" "this build has no CONFIG_SECCOMP"
+fi
+fails "--security-opt with a profile file" run --rm --security-opt seccomp=/x.json "$IMG" true
 st -u app
 t "non-root user: CapEff 0, bounding set kept" "wrong" \
 	'[ "$(cap_of CapEff "$OUT")" = 0000000000000000 ] && [ "$(cap_of CapBnd "$OUT")" = 00000000a80425fb ]'
@@ -486,6 +505,8 @@ b exec ex hostname
 t "exec: the container's hostname" "wrong" '[ "$OUT" = "${id:0:12}" ]'
 b exec ex grep CapEff /proc/self/status
 t "exec: the container's capabilities" "wrong" '[ "$(cap_of CapEff "$OUT")" = 00000000a80425fb ]'
+b exec ex grep -c "Seccomp:.2" /proc/self/status
+t "exec: under the container's seccomp filter" "wrong" '[ "$OUT" = 1 ] || ! "${RUNNER[@]}" "$BERTH" version | grep -q -- +seccomp'
 OUT=$(echo piped | "${RUNNER[@]}" "$BERTH" --root "$R" exec -i ex cat)
 t "exec -i pipes stdin" "wrong" '[ "$OUT" = piped ]'
 b top ex
