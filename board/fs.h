@@ -36,6 +36,10 @@ ssize_t fs_read_alloc(const char *path, size_t max, char **out, struct berr *err
 /* mkdir -p with mode for each created component. */
 int fs_mkdir_p(const char *path, mode_t mode, struct berr *err);
 
+/* Whether the directory open at fd has no entries: 1 empty, 0 not, or
+ * -errno. fd's own offset is left alone. */
+int fs_dir_empty(int fd);
+
 /* Removes a tree without following symlinks or crossing mount points; a
  * missing path is fine. */
 int fs_rm_rf(const char *path, struct berr *err);

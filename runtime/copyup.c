@@ -15,6 +15,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "board/fs.h"
+
 #define COPYUP_DEPTH 64 /* directories deeper than this are refused */
 
 /* Opens the directory at path below root, one component at a time, never
@@ -47,25 +49,6 @@ static int open_below(int root, const char *path)
 		fd = next;
 	}
 	return fd < 0 ? -errno : fd;
-}
-
-static bool dir_empty(int fd, int *err)
-{
-	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (!d) {
-		*err = errno;
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return false;
-	}
-	struct dirent *de;
-	bool empty = true;
-	while (empty && (de = readdir(d)))
-		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-	closedir(d);
-	*err = 0;
-	return empty;
 }
 
 /* Owner, mode and times of st onto name in dir (the entry itself). */
@@ -212,14 +195,13 @@ static void empty_dir(int dir, int depth)
 int rt_copyup(int root, const char *path, int vol, bool *copied, struct berr *err)
 {
 	*copied = false;
-	int e;
 	int dst = openat(vol, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dst < 0)
 		return berr_set(err, errno, "volume for %s", path);
-	bool empty = dir_empty(dst, &e);
-	if (e) {
+	int empty = fs_dir_empty(dst);
+	if (empty < 0) {
 		close(dst);
-		return berr_set(err, e, "volume for %s", path);
+		return berr_set(err, -empty, "volume for %s", path);
 	}
 	int src = empty ? open_below(root, path) : -ENOENT;
 	if (src < 0) {

@@ -704,23 +704,6 @@ static int on_event(void *ctx, int ev, const unsigned char *d, size_t dlen, stru
 	return rc;
 }
 
-static bool dir_is_empty(int fd)
-{
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
-		return false;
-	}
-	struct dirent *de;
-	bool empty = true;
-	while (empty && (de = readdir(d)))
-		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-	closedir(d);
-	return empty;
-}
-
 struct store_unpack *store_unpack_new(const char *dir, struct berr *err)
 {
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -728,7 +711,7 @@ struct store_unpack *store_unpack_new(const char *dir, struct berr *err)
 		berr_set(err, errno, "layer directory %s", dir);
 		return NULL;
 	}
-	if (!dir_is_empty(fd)) {
+	if (fs_dir_empty(fd) != 1) {
 		berr_setmsg(err, ENOTEMPTY, "layer directory %s: not empty", dir);
 		return NULL;
 	}
