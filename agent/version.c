@@ -128,7 +128,11 @@ cJSON *agent_info_json(const char *root)
 	cJSON *rt = cJSON_AddObjectToObject(j, "Runtimes");
 	cJSON_AddObjectToObject(rt, "berth");
 	cJSON_AddObjectToObject(j, "Plugins");
-	cJSON_AddArrayToObject(j, "SecurityOptions");
+	/* as dockerd words them: docker info shows "seccomp / Profile: builtin" */
+	cJSON *so = cJSON_AddArrayToObject(j, "SecurityOptions");
+	if (CONFIG_SECCOMP)
+		cJSON_AddItemToArray(so, cJSON_CreateString("name=seccomp,profile=builtin"));
+	cJSON_AddItemToArray(so, cJSON_CreateString("name=no-new-privileges"));
 	cJSON_AddArrayToObject(j, "Warnings");
 	/* Berth's own: what `berth info` shows of the board and the device */
 	cJSON *b = cJSON_AddObjectToObject(j, "Berth");
