@@ -3,7 +3,8 @@
 # CONTAINERS running containers (daemon + per-container monitors), next to
 # dockerd + containerd + shims (Debian's docker.io) and `podman system
 # service` + conmons, all measured in the same run; then the latency of
-# `docker ps` against each daemon's socket (hyperfine, one run, ratios).
+# `docker ps` against each daemon's socket, and a whole `docker run --rm` through
+# berthd and dockerd (hyperfine, one run, ratios).
 # Informational, not pass/fail, not part of `make check`.
 #
 #   bash tests/bench/daemon.sh                  # as root, Debian 12
@@ -409,6 +410,27 @@ for peer in ("dockerd", "podman"):
 EOF
 else
 	say "  hyperfine failed: $(tail -3 "$LOGS/hyperfine-api.log")"
+fi
+# a whole container's life through each daemon: create, attach, start, wait, remove
+say ""
+say "docker run --rm IMAGE true ($N containers already running; hyperfine -N, $RUNS runs):"
+cmds=(-n berthd "docker -H unix://$BSOCK run --rm --network none $REF true"
+	-n "berth CLI via berthd" "$BERTH -H unix://$BSOCK run --rm --network none $REF true")
+[ -n "${d_all:-}" ] && cmds+=(-n dockerd "docker -H unix://$DSOCK run --rm --network none $REF true")
+if hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$WORK/run.json" "${cmds[@]}" >"$LOGS/hyperfine-run.log" 2>&1; then
+	python3 - "$WORK/run.json" <<'EOF'
+import json, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+for name, x in r.items():
+    print("  %-21s mean %7.2f ms +- %6.2f   median %7.2f ms" % (
+        name, x["mean"] * 1e3, x["stddev"] * 1e3, x["median"] * 1e3))
+b = r["berthd"]
+if "dockerd" in r:
+    print("  dockerd / berthd (docker CLI on both): %.2fx (means), %.2fx (medians)" % (
+        r["dockerd"]["mean"] / b["mean"], r["dockerd"]["median"] / b["median"]))
+EOF
+else
+	say "  hyperfine failed: $(tail -3 "$LOGS/hyperfine-run.log")"
 fi
 say ""
 say "(the docker CLI itself takes most of each run: \`docker --version\` with no daemon: $(hyperfine -N -w 3 -r 20 --export-json "$WORK/v.json" 'docker --version' >/dev/null 2>&1 && python3 -c 'import json,sys; print("%.2f ms" % (json.load(open(sys.argv[1]))["results"][0]["mean"] * 1e3))' "$WORK/v.json"))"
