@@ -668,8 +668,8 @@ static int create_flags(const cJSON *b, struct run_flags *f, struct flag_pool *p
 				break;
 			/* "ip:hp:port", "hp:port", "ip::port" or "port", as -p takes them */
 			rc = list_add(&f->publish,
-				      *ip || *hp ? pool_fmt(pool, "%s%s%s:%s", ip, *ip ? ":" : "", hp,
-							    pb->string)
+				      *ip || *hp ? pool_fmt(pool, "%s%s%s:%s", ip, *ip ? ":" : "",
+							    hp, pb->string)
 						 : pool_fmt(pool, "%s", pb->string),
 				      e);
 		}
@@ -1191,8 +1191,7 @@ static enum agent_api_result h_attach(struct call *c)
 				  NULL, 0, false, NULL);
 	char sock[4200];
 	snprintf(sock, sizeof(sock), "%s/attach.sock", ctr.dir);
-	for (int waited = 0, us = 0; access(sock, F_OK) && waited < 60000;
-	     waited += backoff(&us))
+	for (int waited = 0, us = 0; access(sock, F_OK) && waited < 60000; waited += backoff(&us))
 		if (access(ctr.dir, F_OK))
 			child_done(c);
 	struct berr e = { 0 };

@@ -186,7 +186,8 @@ int agent_api_conn_open(const struct agent_opts *o, const char *method, const ch
 			 "%s /v" AGENT_API_VERSION "%s HTTP/1.1\r\nHost: berth\r\n%s"
 			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
 			 method, path,
-			 upgrade ? "Connection: Upgrade\r\nUpgrade: tcp\r\n" : "Connection: close\r\n",
+			 upgrade ? "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+				 : "Connection: close\r\n",
 			 blen);
 	if (n < 0 || (size_t)n >= sizeof(c->buf))
 		rc = berr_setmsg(err, E2BIG, "%s %s: request too long", method, path);
@@ -197,8 +198,8 @@ int agent_api_conn_open(const struct agent_opts *o, const char *method, const ch
 	size_t hl = 0;
 	while (!rc && !(hl = http_head_len(c->buf, c->have))) {
 		ssize_t r = c->have < sizeof(c->buf)
-				    ? net_conn_read(&c->c, c->buf + c->have, sizeof(c->buf) - c->have,
-						    err)
+				    ? net_conn_read(&c->c, c->buf + c->have,
+						    sizeof(c->buf) - c->have, err)
 				    : berr_setmsg(err, EBADMSG, "answer head too large");
 		if (r == 0)
 			r = berr_setmsg(err, ECONNRESET, "the daemon closed the connection");
@@ -223,8 +224,9 @@ int agent_api_conn_open(const struct agent_opts *o, const char *method, const ch
 		/* the error's body: what came with the head, then the rest */
 		while (c->have < sizeof(c->buf) - 1 &&
 		       (h.content_length < 0 || (int64_t)c->have < h.content_length)) {
-			ssize_t r = net_conn_read(&c->c, c->buf + c->have,
-						  sizeof(c->buf) - 1 - c->have, &(struct berr){ 0 });
+			ssize_t r =
+				net_conn_read(&c->c, c->buf + c->have, sizeof(c->buf) - 1 - c->have,
+					      &(struct berr){ 0 });
 			if (r <= 0)
 				break;
 			c->have += (size_t)r;
@@ -246,10 +248,9 @@ int agent_api_conn_json(struct agent_api_conn *c, cJSON **out, struct berr *err)
 	c->c.timeout_ms = -1;
 	int rc = 0;
 	for (;;) {
-		ssize_t r = c->have < sizeof(c->buf)
-				    ? net_conn_read(&c->c, c->buf + c->have, sizeof(c->buf) - c->have,
-						    err)
-				    : berr_setmsg(err, EFBIG, "answer too large");
+		ssize_t r = c->have < sizeof(c->buf) ? net_conn_read(&c->c, c->buf + c->have,
+								     sizeof(c->buf) - c->have, err)
+						     : berr_setmsg(err, EFBIG, "answer too large");
 		if (r < 0)
 			rc = (int)r;
 		if (r <= 0)

@@ -655,8 +655,8 @@ static double jnum(const cJSON *o, const char *k)
 bool agent_ctr_unconfined(const cJSON *cfg)
 {
 	const cJSON *it;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(cJSON_GetObjectItem(cfg, "HostConfig"),
-						   "SecurityOpt"))
+	cJSON_ArrayForEach(
+		it, cJSON_GetObjectItem(cJSON_GetObjectItem(cfg, "HostConfig"), "SecurityOpt"))
 	{
 		const char *o = cJSON_GetStringValue(it);
 		if (o && (!strcmp(o, "seccomp=unconfined") || !strcmp(o, "seccomp:unconfined")))

@@ -133,8 +133,8 @@ static int port_print(const cJSON *ctr, const struct agent_port *want)
 {
 	int shown = 0;
 	const cJSON *key, *b;
-	cJSON_ArrayForEach(key, cJSON_GetObjectItem(cJSON_GetObjectItem(ctr, "NetworkSettings"),
-						    "Ports"))
+	cJSON_ArrayForEach(
+		key, cJSON_GetObjectItem(cJSON_GetObjectItem(ctr, "NetworkSettings"), "Ports"))
 	{
 		unsigned port = 0;
 		char proto[8] = "";
@@ -1225,8 +1225,8 @@ static void stats_row(const cJSON *j, bool notrunc)
 {
 	double cpu = 0, d = jnum(j, "cpu_stats.cpu_usage.total_usage") -
 			    jnum(j, "precpu_stats.cpu_usage.total_usage");
-	double sys = jnum(j, "cpu_stats.system_cpu_usage") -
-		     jnum(j, "precpu_stats.system_cpu_usage");
+	double sys =
+		jnum(j, "cpu_stats.system_cpu_usage") - jnum(j, "precpu_stats.system_cpu_usage");
 	double ncpu = jnum(j, "cpu_stats.online_cpus");
 	if (d > 0 && sys > 0)
 		cpu = d / sys * ncpu * 100.0;
@@ -1264,7 +1264,8 @@ static int stats_api(const struct agent_opts *o, int n, char **argv, bool all, c
 	char path[1300], enc[1024];
 	if (!n) {
 		snprintf(path, sizeof(path), "/containers/json?all=%d", all);
-		if (agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &list, &err) != 200) {
+		if (agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &list, &err) !=
+		    200) {
 			cJSON_Delete(list);
 			return agent_fail("stats: %s", err.msg);
 		}

@@ -844,10 +844,11 @@ static int image_prune(const struct agent_opts *o, int argc, char **argv)
 	cJSON *j = NULL;
 	struct berr err = { 0 };
 	if (CONFIG_DAEMON && o->host) {
-		if (agent_api_call(o, "POST",
-				   all ? "/images/prune?filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D"
-				       : "/images/prune",
-				   NULL, -1, &j, &err) != 200) {
+		if (agent_api_call(
+			    o, "POST",
+			    all ? "/images/prune?filters=%7B%22dangling%22%3A%5B%22false%22%5D%7D"
+				: "/images/prune",
+			    NULL, -1, &j, &err) != 200) {
 			cJSON_Delete(j);
 			j = NULL;
 		}
@@ -980,7 +981,8 @@ static long long df_layers(const struct store *st, const struct listing *l, cJSO
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < l->nimg; i++) {
 			cJSON *im = NULL, *it;
-			cJSON_ArrayForEach(it, imgs) if (!strcmp(jstr(it, "Id"), l->img[i].id)) im = it;
+			cJSON_ArrayForEach(it, imgs) if (!strcmp(jstr(it, "Id"), l->img[i].id)) im =
+				it;
 			if (!im || (pass == 0) != (jnum(im, "Containers") > 0))
 				continue;
 			long long size = 0;

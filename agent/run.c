@@ -275,8 +275,8 @@ static int add_volume(const char *root, cJSON *mounts, const char *spec, struct 
 					   strerror(errno));
 		char real[PATH_MAX];
 		if (!copy)
-			return berr_setmsg(err, EINVAL, "-v %s: nocopy is for volumes, not host paths",
-					   spec);
+			return berr_setmsg(err, EINVAL,
+					   "-v %s: nocopy is for volumes, not host paths", spec);
 		if (!realpath(src, real))
 			return berr_setmsg(err, EINVAL, "volume %s: %s", spec, strerror(errno));
 		cJSON_AddItemToArray(mounts, mount_obj("bind", NULL, real, dst, rw));
@@ -457,7 +457,8 @@ static int limit_flags(const struct run_flags *f, int64_t *mem, int64_t *swap, d
 	*cpus = 0;
 	if (f->memory && (parse_bytes(f->memory, mem) || *mem < 6 * 1024 * 1024))
 		return berr_setmsg(err, EINVAL,
-				   "--memory %s: needs a size of at least 6MB (like 64m)", f->memory);
+				   "--memory %s: needs a size of at least 6MB (like 64m)",
+				   f->memory);
 	if (f->memory_swap) {
 		if (!strcmp(f->memory_swap, "-1"))
 			*swap = -1;
@@ -691,7 +692,8 @@ static int build_config(const char *root, struct run_flags *f, const char *image
 		    strcmp(o, "no-new-privileges:true"))
 			rc = berr_setmsg(
 				err, EINVAL,
-				"--security-opt %s: only seccomp=unconfined and no-new-privileges", o);
+				"--security-opt %s: only seccomp=unconfined and no-new-privileges",
+				o);
 		else
 			cJSON_AddItemToArray(so, cJSON_CreateString(o));
 	}
@@ -943,8 +945,8 @@ static cJSON *create_body(const struct run_flags *f, const char *image, int argc
 	for (int i = 0; i < f->expose.n; i++)
 		if (!cJSON_GetObjectItem(ex, f->expose.v[i]))
 			cJSON_AddObjectToObject(ex, f->expose.v[i]);
-	const struct agent_strlist *lists[] = { &f->volumes, &f->volumes_from, &f->cap_add,
-						&f->cap_drop, &f->links, &f->security_opt };
+	const struct agent_strlist *lists[] = { &f->volumes,  &f->volumes_from, &f->cap_add,
+						&f->cap_drop, &f->links,        &f->security_opt };
 	const char *lk[] = { "Binds", "VolumesFrom", "CapAdd", "CapDrop", "Links", "SecurityOpt" };
 	for (int i = 0; i < 6; i++)
 		cJSON_AddItemToObject(hc, lk[i], strarray(lists[i]->n, (char **)lists[i]->v));
@@ -977,7 +979,8 @@ static cJSON *create_body(const struct run_flags *f, const char *image, int argc
 			rc = berr_setmsg(err, EINVAL, "-p: %s", pe.msg);
 			break;
 		}
-		snprintf(k, sizeof(k), "%u/%s", pt.ctr_port, pt.proto == IPPROTO_UDP ? "udp" : "tcp");
+		snprintf(k, sizeof(k), "%u/%s", pt.ctr_port,
+			 pt.proto == IPPROTO_UDP ? "udp" : "tcp");
 		if (pt.host_ip.s_addr != INADDR_ANY)
 			inet_ntop(AF_INET, &pt.host_ip, ip, sizeof(ip));
 		if (pt.host_port)
@@ -995,7 +998,8 @@ static cJSON *create_body(const struct run_flags *f, const char *image, int argc
 	char rn[64];
 	snprintf(rn, sizeof(rn), "%.*s", (int)strcspn(rs, ":"), rs);
 	cJSON_AddStringToObject(rp, "Name", rn);
-	cJSON_AddNumberToObject(rp, "MaximumRetryCount", rs[strlen(rn)] ? atoi(rs + strlen(rn) + 1) : 0);
+	cJSON_AddNumberToObject(rp, "MaximumRetryCount",
+				rs[strlen(rn)] ? atoi(rs + strlen(rn) + 1) : 0);
 	cJSON *lc = cJSON_AddObjectToObject(cJSON_AddObjectToObject(hc, "LogConfig"), "Config");
 	for (int i = 0; i < f->log_opt.n; i++)
 		for (const char *p = f->log_opt.v[i]; *p;) {
@@ -1049,7 +1053,8 @@ static int create_api(const struct agent_opts *o, const struct run_flags *f, int
 	/* the name the daemon gave, for messages (it may be gone after a start) */
 	snprintf(name, AGENT_NAME_MAX, "%s", f->name ? f->name : id);
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
-	if (!f->name && agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err) == 200) {
+	if (!f->name &&
+	    agent_api_call(o, "GET", path, NULL, AGENT_API_TIMEOUT_MS, &j, &err) == 200) {
 		const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Name"));
 		if (nm)
 			snprintf(name, AGENT_NAME_MAX, "%s", nm + (*nm == '/'));
@@ -1062,8 +1067,8 @@ static int create_api(const struct agent_opts *o, const struct run_flags *f, int
  * (name: the container's), the container removed for --rm, and for run the
  * exit code the docker CLI takes from the text: 127 for a command not found,
  * 126 for one that cannot run, else 125. */
-static int start_failed(const struct agent_opts *o, const char *target, const char *name,
-			bool run, bool rm, const struct berr *why)
+static int start_failed(const struct agent_opts *o, const char *target, const char *name, bool run,
+			bool rm, const struct berr *why)
 {
 	agent_fail("start container %s: %s", name, why->msg);
 	if (rm) {
@@ -1145,8 +1150,8 @@ static int attach_ref_api(const struct agent_opts *o, const char *ref, bool star
 	if (agent_api_call(o, "GET", jpath, NULL, AGENT_API_TIMEOUT_MS, &j, &err) != 200)
 		return agent_fail(start ? "%s" : "attach: %s", err.msg);
 	const cJSON *cc = cJSON_GetObjectItem(j, "Config");
-	bool running = cJSON_IsTrue(
-		cJSON_GetObjectItem(cJSON_GetObjectItem(j, "State"), "Running"));
+	bool running =
+		cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "State"), "Running"));
 	bool rm = cJSON_IsTrue(
 		cJSON_GetObjectItem(cJSON_GetObjectItem(j, "HostConfig"), "AutoRemove"));
 	const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Name"));
@@ -1157,7 +1162,10 @@ static int attach_ref_api(const struct agent_opts *o, const char *ref, bool star
 	cJSON_Delete(j);
 	if (!start && !running)
 		return agent_fail("attach: cannot attach to a stopped container, start it first");
-	return attach_api(o, target, name, &r, rm ? "removed" : running ? "not-running" : "next-exit",
+	return attach_api(o, target, name, &r,
+			  rm        ? "removed"
+			  : running ? "not-running"
+				    : "next-exit",
 			  start && !running ? START_CMD : START_NOT, false);
 }
 

@@ -191,7 +191,8 @@ int agent_cmd_info(const struct agent_opts *o, int argc, char **argv)
 	if (jstr(b, "DeviceIDError")[0])
 		rc = agent_fail("device identity: %s", jstr(b, "DeviceIDError"));
 	else
-		printf("Device ID:  %s (from %s)\n", jstr(b, "DeviceID"), jstr(b, "DeviceIDSource"));
+		printf("Device ID:  %s (from %s)\n", jstr(b, "DeviceID"),
+		       jstr(b, "DeviceIDSource"));
 	cJSON_Delete(j);
 	return rc;
 }

@@ -188,10 +188,11 @@ static int volume_prune(const struct agent_opts *o, int n, bool all, bool force)
 	cJSON *j = NULL;
 	if (CONFIG_DAEMON && o->host) {
 		struct berr err = { 0 };
-		int st = agent_api_call(o, "POST",
-					all ? "/volumes/prune?filters=%7B%22all%22%3A%5B%22true%22%5D%7D"
-					    : "/volumes/prune",
-					NULL, -1, &j, &err);
+		int st = agent_api_call(
+			o, "POST",
+			all ? "/volumes/prune?filters=%7B%22all%22%3A%5B%22true%22%5D%7D"
+			    : "/volumes/prune",
+			NULL, -1, &j, &err);
 		if (st != 200) {
 			cJSON_Delete(j);
 			return agent_fail("volume prune: %s", err.msg);

@@ -128,7 +128,7 @@ static int copy_tree(int sdir, int ddir, int depth, struct berr *err)
 				    : openat(sdir, name,
 					     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			int d2 = s2 < 0 ? -1
-				        : openat(ddir, name,
+					: openat(ddir, name,
 						 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (!rc && d2 < 0)
 				rc = berr_set(err, errno, "open %s", name);

@@ -111,7 +111,7 @@ static const struct rule rules[] = {
 	{ SYS_init_module, CAP_SYS_MODULE },
 	{ SYS_finit_module, CAP_SYS_MODULE },
 	{ SYS_delete_module, CAP_SYS_MODULE },
-	/* arm32's time64 ABI names its old ones *_time32 and *32 */
+/* arm32's time64 ABI names its old ones *_time32 and *32 */
 #ifdef SYS_settimeofday
 	{ SYS_settimeofday, CAP_SYS_TIME },
 #endif
