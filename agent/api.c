@@ -1126,6 +1126,10 @@ static void hijack_relay(int cfd, int mfd, bool stdin_on, const void *pending, s
 			ssize_t n = read(cfd, in, sizeof(in));
 			if (n > 0) {
 				rt_frame_send(mfd, RT_FRAME_STDIN, in, (size_t)n);
+			} else if (p[1].revents & POLLHUP) {
+				/* closed, not half-closed: a client that detached or
+				 * died; the container's stdin stays open */
+				return;
 			} else {
 				rt_frame_send(mfd, RT_FRAME_EOF, NULL, 0);
 				in_on = false;

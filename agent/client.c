@@ -348,6 +348,7 @@ int agent_api_relay(const struct agent_opts *o, struct agent_api_conn *c,
 		sigaction(fwd[i], &sa, &old[i]);
 	}
 	bool in_on = r->stdin_on;
+	struct agent_detach dk = { 0 };
 	int rc = demux(c, err);
 	while (!rc) {
 		if (winch) {
@@ -369,10 +370,14 @@ int agent_api_relay(const struct agent_opts *o, struct agent_api_conn *c,
 			break;
 		}
 		if (p[1].revents) {
-			char ib[4096];
+			unsigned char ib[4096], ob[4097];
 			ssize_t n = read(0, ib, sizeof(ib));
-			if (n > 0) {
-				rc = net_conn_write_all(&c->c, ib, (size_t)n, err);
+			size_t on = (size_t)(n > 0 ? n : 0);
+			if (n > 0 && r->tty && agent_detach_keys(&dk, ib, (size_t)n, ob, &on)) {
+				rc = 1; /* ctrl-p ctrl-q: the container runs on */
+				break;
+			} else if (n > 0) {
+				rc = net_conn_write_all(&c->c, r->tty ? ob : ib, on, err);
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 				/* the daemon sees our stdin end; the output goes on */
 				shutdown(c->c.fd, SHUT_WR);

@@ -80,7 +80,9 @@ void agent_api_conn_close(struct agent_api_conn *c);
  * stdout and stderr (raw for a tty). With tty our terminal is raw and its
  * size goes to target's /resize ("/containers/ID" or "/exec/ID"); with
  * sig_proxy, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 go to
- * target's /kill. Returns 0, or -errno with err when the stream broke. */
+ * target's /kill. With tty, docker's detach keys (ctrl-p ctrl-q) end the
+ * relay and leave the container running. Returns 0, 1 after a detach, or
+ * -errno with err when the stream broke. */
 struct agent_relay {
 	const char *target;
 	bool stdin_on, tty, sig_proxy;

@@ -1088,8 +1088,33 @@ bool agent_term_raw(struct termios *saved)
 	return !tcsetattr(0, TCSANOW, &t);
 }
 
+bool agent_detach_keys(struct agent_detach *d, const unsigned char *in, size_t n,
+		       unsigned char *out, size_t *olen)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (d->held) {
+			d->held = false;
+			if (in[i] == 0x11) {
+				*olen = o;
+				return true;
+			}
+			out[o++] = 0x10;
+		}
+		if (in[i] == 0x10)
+			d->held = true;
+		else
+			out[o++] = in[i];
+	}
+	*olen = o;
+	return false;
+}
+
+#define RELAY_DETACHED (-2)
+
 static int relay(int fd, const struct agent_attach *a, pid_t pid)
 {
+	struct agent_detach dk = { 0 };
 	struct termios saved;
 	bool raw = a->tty && agent_term_raw(&saved);
 	if (raw) {
@@ -1126,10 +1151,14 @@ static int relay(int fd, const struct agent_attach *a, pid_t pid)
 			break;
 		}
 		if (p[1].revents) {
-			unsigned char ib[4096];
+			unsigned char ib[4096], ob[4097];
 			ssize_t r = read(0, ib, sizeof(ib));
-			if (r > 0) {
-				rt_frame_send(fd, RT_FRAME_STDIN, ib, (size_t)r);
+			size_t on = (size_t)(r > 0 ? r : 0);
+			if (r > 0 && a->tty && agent_detach_keys(&dk, ib, (size_t)r, ob, &on)) {
+				code = RELAY_DETACHED; /* ctrl-p ctrl-q: the container runs on */
+				break;
+			} else if (r > 0) {
+				rt_frame_send(fd, RT_FRAME_STDIN, a->tty ? ob : ib, on);
 			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
 				rt_frame_send(fd, RT_FRAME_EOF, NULL, 0);
 				in_on = false;
@@ -1256,7 +1285,9 @@ int agent_ctr_start(const char *root, const struct agent_config *cfg, struct age
 			}
 			if (!rc && fd >= 0) {
 				int x = relay(fd, a, pid);
-				if (x < 0) {
+				if (x == RELAY_DETACHED)
+					x = 0;
+				else if (x < 0) {
 					agent_ctr_refresh(c);
 					x = c->st.exit_code;
 				}
@@ -1292,7 +1323,9 @@ int agent_ctr_attach(struct agent_ctr *c, const struct agent_attach *a, struct b
 		return -1;
 	int code = relay(fd, a, c->st.pid);
 	close(fd);
-	if (code < 0) {
+	if (code == RELAY_DETACHED)
+		code = 0;
+	else if (code < 0) {
 		agent_ctr_refresh(c);
 		code = c->st.exit_code;
 	}

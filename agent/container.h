@@ -77,6 +77,17 @@ int agent_ctr_start(const char *root, const struct agent_config *cfg, struct age
 /* --security-opt seccomp=unconfined in the container's config. */
 bool agent_ctr_unconfined(const struct cJSON *cfg);
 
+/* Docker's detach keys, ctrl-p ctrl-q, in what a terminal user types. */
+struct agent_detach {
+	bool held; /* a ctrl-p waits for the next byte */
+};
+
+/* Copies in[0..n) to out (room for n + 1 bytes) without the keys: a ctrl-p
+ * is held back until the next byte shows it is not the sequence. True when
+ * the sequence was typed (what follows it is dropped). */
+bool agent_detach_keys(struct agent_detach *d, const unsigned char *in, size_t n,
+		       unsigned char *out, size_t *olen);
+
 /* Writes all of buf to fd (EINTR retried). Returns 0 or -1 with errno. */
 int agent_write_all(int fd, const void *buf, size_t n);
 

@@ -1120,8 +1120,11 @@ static int attach_api(const struct agent_opts *o, const char *target, const char
 		agent_api_conn_close(att);
 		agent_api_conn_close(w);
 		code = start_failed(o, target, name, start == START_RUN, rm, &err);
+	} else if ((st = agent_api_relay(o, att, r, &err)) == 1) {
+		agent_api_conn_close(w); /* detached: the container runs on */
+		code = AGENT_EXIT_OK;
 	} else {
-		if (agent_api_relay(o, att, r, &err))
+		if (st)
 			agent_fail("%s", err.msg);
 		cJSON *j = NULL;
 		if (agent_api_conn_json(w, &j, &err))

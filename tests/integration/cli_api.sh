@@ -257,12 +257,15 @@ rc=$?
 expect "run through the API forwards SIGTERM; the trap's exit code (7)" "rc $rc $(cat "$W/sig.out")" \
 	test "$rc:$(tail -1 "$W/sig.out")" = "7:got-term"
 # a terminal: script(1) gives berth one; the keys are typed once the container runs
-(
+running_soon() { # NAME: waits (at most 20 s) until the daemon says it runs
 	for _ in $(seq 100); do
-		[ "$(api_state tty1)" = running ] && break
+		[ "$(api_state "$1")" = running ] && break
 		sleep 0.2
 	done
 	sleep 0.5
+}
+(
+	running_soon tty1
 	printf 'echo abc$((6*7)); [ -t 0 ] && echo TTY-YES; stty size\n'
 	sleep 1
 	printf 'exit 9\n'
@@ -273,7 +276,16 @@ o=$(tr -d '\r' <"$W/tty.out")
 expect "run -it through the API in a pty: a shell with a terminal of our size, exit 9" "rc $rc: $o" \
 	test "$rc" = 9 -a -n "$(grep -x 'abc42' <<<"$o")" -a -n "$(grep -x 'TTY-YES' <<<"$o")" \
 	-a -n "$(grep -x '33 101' <<<"$o")"
-run "${A[@]}" rm -f rd at cra crd
+# docker's detach keys, typed once the shell runs: berth returns 0, the container runs on
+(
+	running_soon det
+	printf '\020\021'
+	sleep 3
+) | timeout 30 script -qec "${RUNNER[*]} $BERTH ${A[*]} run -it --name det $REF sh" /dev/null >"$W/det.out" 2>&1
+rc=$?
+expect "run -it through the API: ctrl-p ctrl-q detaches (exit 0), the container runs on" \
+	"rc $rc state $(api_state det)" test "$rc:$(api_state det)" = 0:running
+run "${A[@]}" rm -f rd at cra crd det
 expect "rm -f of the containers run through the API" "rc $RC" test "$RC" = 0
 
 # --- volumes -------------------------------------------------------------------

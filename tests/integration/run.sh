@@ -733,6 +733,17 @@ t "a resize reaches the container (40 120)" "pane: $(pane | grep . | tail -3)" '
 tm send-keys -t pty 'exit 5' Enter
 t "the pty run returns the shell's exit code" "$(cat "$W/pty.exit" 2>/dev/null)" \
 	'wait_for 10 "[ \"\$(cat $W/pty.exit 2>/dev/null)\" = EXIT=5 ]"'
+# docker's detach keys: ctrl-p ctrl-q leaves the container running, exit 0
+tm new-session -d -s det -x 100 -y 30 \
+	"env BERTH_CONFIG='$BERTH_CONFIG' ${RUNNER[*]} '$BERTH' --root '$R' run -it --name ptyd '$IMG' sh; echo EXIT=\$? >'$W/det.exit'; sleep 100"
+dpane() { tm capture-pane -p -t det 2>/dev/null; }
+t "run -it (to detach from) shows a prompt" "pane: $(dpane | grep . | tail -3)" 'wait_for 10 "dpane | grep -q \"^/ #\""'
+tm send-keys -t det C-p C-q
+t "ctrl-p ctrl-q detaches: berth returns 0" "$(cat "$W/det.exit" 2>/dev/null)" \
+	'wait_for 10 "[ \"\$(cat $W/det.exit 2>/dev/null)\" = EXIT=0 ]"'
+t "after the detach the container runs on" "state $(ins ptyd "{{.State.Status}}")" \
+	'[ "$(ins ptyd "{{.State.Status}}")" = running ]'
+bq rm -f ptyd >/dev/null
 tm kill-server >/dev/null 2>&1
 
 # --- --rm and 100 cycles without leaks -----------------------------------------------------

@@ -8,6 +8,6 @@ unit-$(CONFIG_SQUASHFS) += test_squashfs
 unit-y += test_log
 unit-$(CONFIG_NETWORK) += test_netlink test_ipam
 unit-y += test_cgroup
-unit-y += test_runtime test_copyup
+unit-y += test_runtime test_copyup test_detach
 unit-$(CONFIG_NETWORK) += test_proxy test_nat
 unit-$(CONFIG_DAEMON) += test_httpd
