@@ -1343,27 +1343,43 @@ int agent_cmd_stats(const struct agent_opts *o, int argc, char **argv)
 	};
 	int n = agent_flags(
 		argc, argv, flags, 3,
-		"Usage: berth stats --no-stream [OPTIONS] [CONTAINER...]\n\n"
-		"Show containers' resource usage once.\n\n"
+		"Usage: berth stats [OPTIONS] [CONTAINER...]\n\n"
+		"Show containers' resource usage, refreshed every second until interrupted.\n\n"
 		"Options:\n"
 		"  -a, --all         Show all containers (default shows just running)\n"
-		"      --no-stream   Print one sample and exit (required in this version)\n"
+		"      --no-stream   Print one sample and exit\n"
 		"      --no-trunc    Do not truncate output\n");
 	if (n < 0)
 		return n == -1 ? AGENT_EXIT_OK : AGENT_EXIT_USAGE;
-	if (!no_stream)
-		return agent_usage("stats: only --no-stream is supported in this version");
-	cJSON *arr = cJSON_CreateArray();
-	int rc = CONFIG_DAEMON && o->host ? stats_api(o, n, argv, all, arr)
-					  : stats_direct(o, n, argv, all, arr);
-	if (!rc) {
-		printf("%-14s %-20s %-8s %-22s %-7s %-18s %-14s %s\n", "CONTAINER ID", "NAME",
-		       "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS");
-		const cJSON *j;
-		cJSON_ArrayForEach(j, arr) stats_row(j, notrunc);
+	/* streaming: a sample (each takes AGENT_STATS_SAMPLE_MS) about every
+	 * second, the screen cleared first on a terminal, as docker stats */
+	bool tty = isatty(1);
+	for (;;) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		cJSON *arr = cJSON_CreateArray();
+		int rc = CONFIG_DAEMON && o->host ? stats_api(o, n, argv, all, arr)
+						  : stats_direct(o, n, argv, all, arr);
+		if (!rc) {
+			if (!no_stream && tty)
+				fputs("\033[2J\033[H", stdout);
+			printf("%-14s %-20s %-8s %-22s %-7s %-18s %-14s %s\n", "CONTAINER ID",
+			       "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O",
+			       "PIDS");
+			const cJSON *j;
+			cJSON_ArrayForEach(j, arr) stats_row(j, notrunc);
+			fflush(stdout);
+		}
+		cJSON_Delete(arr);
+		if (rc || no_stream)
+			return rc;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms < 1000) {
+			struct timespec d = { 0, (1000 - ms) * 1000000L };
+			nanosleep(&d, NULL);
+		}
 	}
-	cJSON_Delete(arr);
-	return rc;
 }
 
 /* --- inspect --- */

@@ -2,7 +2,7 @@
 # More of the CLI through the daemon: `berth -H unix://SOCK CMD` against a
 # daemon on a temp socket and data root gives the same output and exit code
 # as `berth --root ROOT CMD` on the same store for events (bounded and
-# streaming), stats --no-stream, top, port, export (stdout and -o),
+# streaming), stats (--no-stream and streaming), top, port, export (stdout and -o),
 # container/image/volume prune, info, system df and search; their errors
 # (no such container, bad flags) are the same too, and each request went
 # through the daemon (its request log).
@@ -125,8 +125,17 @@ expect "stats --no-trunc: full ids, in the order asked" "out $AOUT" \
 both stats --no-stream m1 nosuch
 same "stats of a missing container: same error, nothing else"
 expect "stats of a missing container: exit 1, no table" "rc $ARC" test "$ARC:$AOUT" = "1:"
-both stats
-same "stats without --no-stream: same usage error"
+# streaming (docker's default): a table about every second until interrupted
+for p in A D; do
+	eval "args=(\"\${$p[@]}\")"
+	timeout -s INT 3.5 "${RUNNER[@]}" "$BERTH" "${args[@]}" stats m1 >"$W/stream.$p" 2>&1
+	echo "rc=$?" >>"$W/stream.$p"
+done
+expect "stats (streaming) through the API and directly: tables of m1 until SIGINT" \
+	"api: $(grep -c '^CONTAINER ID' "$W/stream.A") tables, direct: $(grep -c '^CONTAINER ID' "$W/stream.D")" \
+	test "$(grep -c '^CONTAINER ID' "$W/stream.A")" -ge 2 -a "$(grep -c '^CONTAINER ID' "$W/stream.D")" -ge 2 \
+	-a "$(grep -c ' m1 ' "$W/stream.A")" = "$(grep -c '^CONTAINER ID' "$W/stream.A")" \
+	-a "$(grep -cv '^CONTAINER ID\| m1 \|^rc=' "$W/stream.A" "$W/stream.D" | awk -F: '{ s += $2 } END { print s }')" = 0
 both stats --no-stream --bogus
 same "stats with a bad flag: same error and exit code"
 

@@ -301,6 +301,22 @@ RC=$?
 OUT=$(tr -d '\r' <"$W/tty.out")
 expect "docker run -it through a pty: interactive shell, exit code 7" "rc $RC" \
 	test "$RC" = 7 -a -n "$(grep -x 'abc42' <<<"$OUT")" -a -n "$(grep -x 'TTY-YES' <<<"$OUT")"
+# the docker CLI's detach keys: it stops relaying and closes; berthd keeps the
+# container (and its stdin) running
+(
+	for _ in $(seq 100); do
+		[ -n "$(docker ps -q --filter name=^dtk$ 2>/dev/null)" ] && break
+		sleep 0.2
+	done
+	sleep 1
+	printf '\020\021'
+	sleep 3
+) | timeout 30 script -qec "docker run -it --name dtk $REF sh" /dev/null >"$W/dtk.out" 2>&1
+RC=$?
+expect "docker run -it: ctrl-p ctrl-q detaches (exit 0), the shell runs on" \
+	"rc $RC state $(docker inspect -f '{{.State.Status}}' dtk 2>&1)" \
+	test "$RC:$(docker inspect -f '{{.State.Status}}' dtk 2>/dev/null)" = "0:running"
+dk rm -f dtk
 DK_TIMEOUT=30 dk run -t --rm "$REF" sh -c '[ -t 1 ] && echo tty; exit 2'
 expect "docker run -t without a terminal on our side: tty inside, exit 2" "rc/out" \
 	test "$RC:$(tr -d '\r' <<<"$OUT")" = "2:tty"
