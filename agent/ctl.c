@@ -1364,8 +1364,8 @@ int agent_cmd_stats(const struct agent_opts *o, int argc, char **argv)
 			if (!no_stream && tty)
 				fputs("\033[2J\033[H", stdout);
 			printf("%-14s %-20s %-8s %-22s %-7s %-18s %-14s %s\n", "CONTAINER ID",
-			       "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O",
-			       "PIDS");
+			       "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",
+			       "BLOCK I/O", "PIDS");
 			const cJSON *j;
 			cJSON_ArrayForEach(j, arr) stats_row(j, notrunc);
 			fflush(stdout);
