@@ -1062,8 +1062,15 @@ int agent_cmd_daemon(const struct agent_opts *o, int argc, char **argv)
 	d.next_scan = 0;
 	d.hb_pid = d.apply_pid = -1;
 	if (CONFIG_HEARTBEAT && d.cfg.fleet.portal) {
-		/* an update a crash cut short is finished or rolled back first */
-		agent_fleet_recover(d.root, &d.cfg);
+		/* an update a crash cut short is finished or rolled back first;
+		 * when its process still holds the lock (it outlived the daemon,
+		 * or it is still dying), a child waits for it and then recovers
+		 * what it left: never given up, never a second update meanwhile */
+		if (agent_fleet_recover(d.root, &d.cfg, false) == -EBUSY) {
+			d.apply_pid = fleet_child("berthd-update", agent_fleet_recover_wait);
+			dlog(LOG_INFO, "fleet: an earlier update still holds its lock; "
+				       "recovering once it ends");
+		}
 		d.next_hb = now_ms();
 		dlog(LOG_INFO, "heartbeat to %s every %d s", d.cfg.fleet.portal,
 		     d.cfg.fleet.interval);

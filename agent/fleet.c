@@ -1028,18 +1028,19 @@ static int fleet_apply(const char *root, const struct agent_config *cfg)
 	return 0;
 }
 
-void agent_fleet_recover(const char *root, const struct agent_config *cfg)
+int agent_fleet_recover(const char *root, const struct agent_config *cfg, bool wait)
 {
+	int lk = update_lock(root, wait);
+	if (lk < 0)
+		return -EBUSY;
+	/* read under the lock: an update that held it may have ended it */
 	cJSON *j = load_json(root, "journal.json");
-	if (!j)
-		return;
-	/* an update that outlived its daemon still runs: it finishes itself */
-	int lk = update_lock(root, false);
-	if (lk < 0) {
-		cJSON_Delete(j);
-		return;
+	if (!j) {
+		close(lk);
+		return 0;
 	}
 	const char *step = jstr(j, "step"), *rev = jstr(j, "revision");
+	int ret = 0;
 	if (!strcmp(step, "pulling")) {
 		/* nothing had changed: drop it; the portal sends the revision again */
 		status_set(root, NULL, NULL, "update interrupted while pulling", NULL);
@@ -1050,8 +1051,16 @@ void agent_fleet_recover(const char *root, const struct agent_config *cfg)
 		/* replacing, settling, rolling-back: back to the previous containers */
 		rollback(root, cfg, rev);
 		status_set(root, rev, "rolled-back", "update interrupted by a restart", NULL);
+		ret = 1;
 	}
 	journal_clear(root);
 	cJSON_Delete(j);
 	close(lk);
+	return ret;
+}
+
+int agent_fleet_recover_wait(const char *root, const struct agent_config *cfg)
+{
+	int r = agent_fleet_recover(root, cfg, true);
+	return r < 0 ? 2 : r;
 }

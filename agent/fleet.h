@@ -35,8 +35,13 @@ void agent_fleet_hb_error(const char *root, char *out, size_t len);
  * failed and the next heartbeat brings it again. */
 int agent_fleet_apply(const char *root, const struct agent_config *cfg);
 
-/* At daemon start: finishes or rolls back an update a crash interrupted. */
-void agent_fleet_recover(const char *root, const struct agent_config *cfg);
+/* At daemon start: finishes or rolls back an update a crash interrupted.
+ * Returns 0 (nothing to do, or finished), 1 (rolled back), or -EBUSY when
+ * another process holds the update lock and wait is false: an update that
+ * outlived its daemon, or one still dying; the daemon then waits for the lock
+ * in a child (agent_fleet_recover_wait) and recovers whatever that left. */
+int agent_fleet_recover(const char *root, const struct agent_config *cfg, bool wait);
+int agent_fleet_recover_wait(const char *root, const struct agent_config *cfg);
 
 /* Checks a desired-state document; 0 or -EINVAL with the reason. Pure, for
  * tests and fuzzing. */

@@ -520,6 +520,32 @@ for delay in 0.3 0.8 1.3 1.8 2.3 2.8 3.5 4.5; do
 		eval '{ [ "$got" = "$rev applied" ] || [ "$got" = "$rev rolled-back" ]; } && [ "$c" = "db=running:$cur web=running:$cur" ]'
 done
 
+# --- a cut update whose process still holds the lock when the daemon starts ----------------------
+# (a killed process lets go of its files only once it has died; one stuck in
+# the kernel holds them a while): the restarted daemon must not give the
+# journal up but recover once the lock is free. flock(1) plays that process.
+rev=k9
+desired "$(doc $rev web "$REF" REV=$rev "$SLOWSTOP" db "$REF" REV=$rev "$SLOWSTOP")"
+wait_for 20 eval '[ "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"step\"])" "$ROOT/fleet/journal.json" 2>/dev/null)" = replacing ]'
+sleep 0.3
+daemon_kill all
+flock -x "$ROOT/fleet/update.lock" sleep 2 &
+HOLDER=$!
+sleep 0.2
+daemon_start || notok "lock held at restart: the daemon restarts at once" "$(tail -3 "$W/daemon.log")"
+sleep 1
+expect "lock held at restart: the journal waits (not dropped) while another process holds the lock" \
+	"journal $(cat "$ROOT/fleet/journal.json" 2>/dev/null)" test -e "$ROOT/fleet/journal.json"
+wait "$HOLDER"
+wait_for 40 eval 'idle_dev && { rev_is "$rev applied" || rev_is "$rev rolled-back"; }'
+sleep 0.5
+got=$(last_rev)
+[ "$got" = "$rev applied" ] && cur=$rev
+c=$(ctrs)
+expect "lock held at restart, then freed: recovered to one revision ($got), all containers of $cur, no .prev" \
+	"last '$got', containers: $c" \
+	eval '{ [ "$got" = "$rev applied" ] || [ "$got" = "$rev rolled-back" ]; } && [ "$c" = "db=running:$cur web=running:$cur" ]'
+
 # --- end ------------------------------------------------------------------------------------------
 expect "the whole run stayed under 4 minutes" "took $(since "$T_START") s" \
 	eval 'awk -v t="$(since "$T_START")" "BEGIN { exit !(t < 240) }"'
